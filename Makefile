@@ -1,0 +1,88 @@
+# Two commands matter: `make run` (embedded, one process) and `make test` (everything, real servers).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS_BIN := $(CURDIR)/.tools/bin
+K6_VERSION := v1.8.1
+HELM_VERSION := v3.22.0
+K6 := $(TOOLS_BIN)/k6
+HELM := $(TOOLS_BIN)/helm
+export PATH := $(TOOLS_BIN):$(PATH)
+UP_DIR := $(CURDIR)/.tmp/up
+
+APT_PACKAGES := postgresql pgbouncer redis-server prometheus python3
+
+help:
+	@echo "make run          start the service on embedded defaults (PostgreSQL from npm, in-memory Redis stand-ins)"
+	@echo "make test         lint, typecheck and every test against real PostgreSQL, PgBouncer, Redis"
+	@echo "make up / down    production-shaped local stack (PG, PgBouncer, Redis, api + worker processes)"
+	@echo "make bench        full benchmark -> loadtest/results/<date>/; make bench-quick: 1-minute subset"
+	@echo "make chart        regenerate manifests and the Helm chart from cdk8s/"
+	@echo "make dashboards   regenerate dashboards/ JSON and alert rules"
+	@echo "make clean        remove build output and the embedded data dir"
+
+# --- installs: every step a fresh machine needs lives here ---------------------------------
+.PHONY: deps deps-system deps-node tools
+deps: deps-system deps-node
+
+deps-system:
+	@missing=""; \
+	ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v pgbouncer >/dev/null || missing="$$missing pgbouncer"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  systemctl stop postgresql redis-server pgbouncer prometheus >/dev/null 2>&1 || true; \
+	  service postgresql stop >/dev/null 2>&1 || true; service redis-server stop >/dev/null 2>&1 || true; \
+	  service prometheus stop >/dev/null 2>&1 || true; service pgbouncer stop >/dev/null 2>&1 || true; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps-node: node_modules/.installed
+
+tools: $(K6) $(HELM)
+
+$(K6):
+	GOBIN=$(TOOLS_BIN) go install go.k6.io/k6@$(K6_VERSION)
+
+$(HELM):
+	GOBIN=$(TOOLS_BIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# --- build ---------------------------------------------------------------------------------
+.PHONY: build
+build: deps-node
+	npm run --silent build
+
+# --- run: embedded PostgreSQL, in-memory stand-ins, dev mode ------------------------------
+.PHONY: run
+run: build
+	DEV_MODE=1 node dist/app/main.js
+
+# --- test ----------------------------------------------------------------------------------
+.PHONY: test lint typecheck
+lint: deps-node
+	npm run --silent lint
+
+typecheck: deps-node
+	npm run --silent typecheck
+
+test: deps tools lint typecheck build
+	scripts/with-services.sh npx jest --ci $(JEST_ARGS)
+
+# --- production-shaped local stack -------------------------------------------------------
+.PHONY: up down
+up: deps build
+	scripts/stack.sh up $(UP_DIR)
+
+down:
+	scripts/stack.sh down $(UP_DIR)
+
+.PHONY: clean
+clean:
+	rm -rf dist .data .tmp
