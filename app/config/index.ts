@@ -1,6 +1,7 @@
 // One typed config object, parsed once from the environment. No other module reads process.env.
 import { z } from 'zod';
 import path from 'node:path';
+import { ROOT } from '../paths';
 
 const bool = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
@@ -24,7 +25,7 @@ export const configSchema = z.object({
   SHUTDOWN_GRACE_MS: int(10000, 0),
 
   // --- catalog ---
-  CHALLENGE_CATALOG: z.string().default(path.resolve(__dirname, '../../examples/catalog.json')),
+  CHALLENGE_CATALOG: z.string().default(path.join(ROOT, 'examples/catalog.json')),
   CATALOG_SOURCE: z.enum(['file', 'kubernetes', 'admin']).default('file'),
 
   // --- storage ---
@@ -32,7 +33,7 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString,
   /** Direct PostgreSQL URL for migrations; defaults to DATABASE_URL. */
   DATABASE_DIRECT_URL: optionalString,
-  DATA_DIR: z.string().default(path.resolve(__dirname, '../../.data')),
+  DATA_DIR: z.string().default(path.join(ROOT, '.data')),
   PG_POOL_MAX: int(16, 1, 1000),
   /** Server-side statement timeout, a backstop behind the request deadline. */
   PG_STATEMENT_TIMEOUT_MS: int(5000, 0),

@@ -1,0 +1,27 @@
+// Admission seams the api calls on every request. The defaults admit everything; the burst
+// protection (adaptive limit, deadline queue, Redis limiters) plugs in behind the same interfaces.
+
+/** Priority classes: claims and returning players before new-player initialisation; events apart. */
+export type AdmissionClass = 'claim' | 'player' | 'init' | 'events' | 'read';
+
+export interface Admission {
+  /** Run `fn` when capacity allows, before `deadline` (epoch ms); else throw an ApiError 503. */
+  run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface RateLimits {
+  /** Per-player request budget; throws ApiError 429 with Retry-After when exceeded. */
+  player(userId: string): Promise<void>;
+  /** Fleet-wide budget of new-player initialisations; waits up to `deadline`, else throws 503. */
+  newPlayer(deadline: number): Promise<void>;
+  /** Per-client event-ingest budget (events count); throws 429 when exceeded. */
+  ingest(clientId: string, events: number): Promise<void>;
+}
+
+export const admitAll: Admission = { run: (_cls, _deadline, fn) => fn() };
+
+export const noLimits: RateLimits = {
+  player: async () => undefined,
+  newPlayer: async () => undefined,
+  ingest: async () => undefined,
+};

@@ -1,0 +1,119 @@
+// Player and service credentials. Players: JWT (HS256 secret, PEM public key or JWKS URL), `sub` is
+// the player id. Services (events, admin): an API key from a Secret, or a JWT whose `scope` claim
+// holds the configured service scope. A player token on a service route is 403, not 401.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
+import { forbidden, unauthorized } from './errors';
+
+export interface AuthConfig {
+  hs256Secret?: string;
+  publicKeyPem?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  serviceScope: string;
+  serviceApiKeys: readonly string[];
+}
+
+export interface Principal {
+  kind: 'player' | 'service';
+  /** Player id (`sub`) for players; the client id (`sub` or key hash) for services. */
+  id: string;
+}
+
+const CACHE_MAX = 20_000;
+
+export class Authenticator {
+  private key: Uint8Array | KeyLike | JWTVerifyGetKey | undefined;
+  private readonly cache = new Map<string, { principal: Principal; exp: number }>();
+  private readonly apiKeyHashes: Buffer[];
+
+  constructor(private readonly cfg: AuthConfig) {
+    this.apiKeyHashes = cfg.serviceApiKeys.map((k) => sha256(k));
+  }
+
+  private async verifierKey(): Promise<Uint8Array | KeyLike | JWTVerifyGetKey> {
+    if (this.key) return this.key;
+    if (this.cfg.hs256Secret) this.key = new TextEncoder().encode(this.cfg.hs256Secret);
+    else if (this.cfg.publicKeyPem) this.key = await importSPKI(this.cfg.publicKeyPem, 'RS256');
+    else if (this.cfg.jwksUrl) this.key = createRemoteJWKSet(new URL(this.cfg.jwksUrl));
+    else throw new Error('no JWT verification key configured');
+    return this.key;
+  }
+
+  /** Verify a bearer token; cached until its expiry so the hot path does no crypto. */
+  async verifyToken(token: string): Promise<{ principal: Principal; payload?: JWTPayload }> {
+    const now = Date.now();
+    const hit = this.cache.get(token);
+    if (hit && hit.exp > now) return { principal: hit.principal };
+    let payload: JWTPayload;
+    try {
+      const key = await this.verifierKey();
+      const opts = { issuer: this.cfg.issuer, audience: this.cfg.audience };
+      const res = typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
+      payload = res.payload;
+    } catch {
+      throw unauthorized('invalid or expired token');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw unauthorized('token has no subject');
+    if (payload.sub.length > 128) throw unauthorized('token subject longer than 128 characters');
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+    const principal: Principal = { kind: scopes.includes(this.cfg.serviceScope) ? 'service' : 'player', id: payload.sub };
+    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now + 60_000;
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(token, { principal, exp });
+    return { principal, payload };
+  }
+
+  async player(authorization: string | undefined): Promise<string> {
+    const token = bearer(authorization);
+    if (!token) throw unauthorized();
+    const { principal } = await this.verifyToken(token);
+    if (principal.kind !== 'player') throw forbidden('service credentials cannot act as a player');
+    return principal.id;
+  }
+
+  async service(authorization: string | undefined, apiKey: string | undefined): Promise<Principal> {
+    if (apiKey) {
+      const h = sha256(apiKey);
+      if (this.apiKeyHashes.some((k) => timingSafeEqual(k, h))) return { kind: 'service', id: `key:${h.toString('hex').slice(0, 12)}` };
+      throw unauthorized('invalid API key');
+    }
+    const token = bearer(authorization);
+    if (!token) throw unauthorized('missing service credential');
+    const { principal } = await this.verifyToken(token);
+    if (principal.kind !== 'service') throw forbidden('this route needs a service credential, not a player token');
+    return principal;
+  }
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function bearer(h: string | undefined): string | undefined {
+  if (!h) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+  return m ? m[1] : undefined;
+}
+
+/** Dev-mode token issuer (also used by tests and the load-test kit's docs). */
+export async function mintToken(
+  secret: string,
+  sub: string,
+  opts: { service?: boolean; scope?: string; ttlSeconds?: number; issuer?: string; audience?: string } = {},
+): Promise<{ token: string; expiresAt: string }> {
+  const ttl = opts.ttlSeconds ?? 3600;
+  const exp = Math.floor(Date.now() / 1000) + ttl;
+  let jwt = new SignJWT(opts.service ? { scope: opts.scope ?? 'challenge:service' } : {})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(exp);
+  if (opts.issuer) jwt = jwt.setIssuer(opts.issuer);
+  if (opts.audience) jwt = jwt.setAudience(opts.audience);
+  const token = await jwt.sign(new TextEncoder().encode(secret));
+  return { token, expiresAt: new Date(exp * 1000).toISOString() };
+}
+
+export { createLocalJWKSet };

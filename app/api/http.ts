@@ -1,0 +1,224 @@
+// uWebSockets.js plumbing: request context, body limits checked from Content-Length before reading,
+// a deadline per request (answered 503 when it passes, never left hanging), error mapping.
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ApiError, badRequest, internal, payloadTooLarge, unavailable } from './errors';
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export interface Ctx {
+  readonly method: string;
+  readonly route: string;
+  readonly url: string;
+  readonly query: URLSearchParams;
+  readonly params: readonly string[];
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly requestId: string;
+  /** epoch ms (wall clock, not the dev clock) by which an answer must be sent */
+  readonly deadline: number;
+  readonly body: Buffer;
+  /** Set when the client went away or the deadline answered for us: stop doing work. */
+  readonly signal: { aborted: boolean };
+}
+
+export type Handler = (ctx: Ctx) => Promise<Reply>;
+
+export interface RouteOptions {
+  maxBody?: number;
+}
+
+export interface HttpHooks {
+  deadlineMs: number;
+  maxBody: number;
+  /** Called once per answered request. */
+  onDone?: (route: string, method: string, status: number, seconds: number) => void;
+  onError?: (err: unknown, ctx: { route: string; requestId: string }) => void;
+  inFlight?: { inc(): void; dec(): void };
+  /** When true, new requests are answered 503 (draining). */
+  draining?: () => boolean;
+}
+
+const HEADERS = ['authorization', 'content-type', 'content-length', 'x-request-id', 'idempotency-key', 'x-api-key'];
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  202: '202 Accepted',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Jittered Retry-After seconds so refused clients do not come back in lockstep. */
+export function jitteredRetryAfter(base: number): number {
+  return Math.max(1, Math.round(base * (0.5 + Math.random())));
+}
+
+export function json(status: number, value: unknown, headers?: Record<string, string>): Reply {
+  return { status, body: JSON.stringify(value), headers };
+}
+
+export function errorReply(e: ApiError): Reply {
+  const headers: Record<string, string> = {};
+  if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
+  return { status: e.status, body: e.body(), headers };
+}
+
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('request body is not valid JSON', {}, 'MALFORMED_JSON');
+  }
+}
+
+export class HttpServer {
+  constructor(
+    readonly app: TemplatedApp,
+    private readonly hooks: HttpHooks,
+  ) {}
+
+  route(method: 'get' | 'post' | 'put' | 'del', pattern: string, routeName: string, handler: Handler, opts: RouteOptions = {}): void {
+    const maxBody = opts.maxBody ?? this.hooks.maxBody;
+    const hasBody = method === 'post' || method === 'put';
+    const paramCount = (pattern.match(/\/:/g) ?? []).length;
+    this.app[method](pattern, (res, req) =>
+      this.serve(res, req, method.toUpperCase(), routeName, handler, hasBody, maxBody, paramCount),
+    );
+  }
+
+  private serve(
+    res: HttpResponse,
+    req: HttpRequest,
+    method: string,
+    routeName: string,
+    handler: Handler,
+    hasBody: boolean,
+    maxBody: number,
+    paramCount: number,
+  ): void {
+    const started = performance.now();
+    const headers: Record<string, string | undefined> = {};
+    for (const h of HEADERS) {
+      const v = req.getHeader(h);
+      if (v !== '') headers[h] = v;
+    }
+    const params: string[] = [];
+    let badParam = false;
+    for (let i = 0; i < paramCount; i++) {
+      const p = req.getParameter(i) ?? '';
+      try {
+        params.push(decodeURIComponent(p));
+      } catch {
+        badParam = true;
+        params.push(p);
+      }
+    }
+    const url = req.getUrl();
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const rid = headers['x-request-id'];
+    const requestId = rid && REQUEST_ID_RE.test(rid) ? rid : randomUUID();
+    const signal = { aborted: false };
+    let answered = false;
+    let timer: NodeJS.Timeout | undefined;
+    this.hooks.inFlight?.inc();
+
+    const finish = (reply: Reply): void => {
+      if (answered) return;
+      answered = true;
+      if (timer) clearTimeout(timer);
+      this.hooks.inFlight?.dec();
+      this.hooks.onDone?.(routeName, method, reply.status, (performance.now() - started) / 1000);
+      if (signal.aborted) return;
+      signal.aborted = true; // no more work for this request
+      res.cork(() => {
+        res.writeStatus(STATUS_TEXT[reply.status] ?? String(reply.status));
+        res.writeHeader('content-type', 'application/json');
+        res.writeHeader('x-request-id', requestId);
+        if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+        res.end(reply.body);
+      });
+    };
+    const fail = (e: unknown): void => {
+      if (e instanceof ApiError) return finish(errorReply(e));
+      this.hooks.onError?.(e, { route: routeName, requestId });
+      finish(errorReply(internal(requestId)));
+    };
+
+    res.onAborted(() => {
+      signal.aborted = true;
+      if (!answered) {
+        answered = true;
+        if (timer) clearTimeout(timer);
+        this.hooks.inFlight?.dec();
+        this.hooks.onDone?.(routeName, method, 499, (performance.now() - started) / 1000);
+      }
+    });
+
+    if (badParam) return fail(badRequest('path parameter is not valid percent-encoding', {}, 'INVALID_PATH'));
+    if (this.hooks.draining?.()) {
+      return fail(unavailable('server is draining; retry on another instance', 1, 'DRAINING'));
+    }
+
+    const deadline = Date.now() + this.hooks.deadlineMs;
+    timer = setTimeout(
+      () => fail(unavailable('request could not be completed before its deadline', jitteredRetryAfter(1), 'DEADLINE_EXCEEDED')),
+      this.hooks.deadlineMs,
+    );
+
+    const run = (body: Buffer): void => {
+      const ctx: Ctx = { method, route: routeName, url, query, params, headers, requestId, deadline, body, signal };
+      let p: Promise<Reply>;
+      try {
+        p = handler(ctx);
+      } catch (e) {
+        return fail(e);
+      }
+      p.then(finish, fail);
+    };
+
+    if (!hasBody) return run(Buffer.alloc(0));
+
+    const declared = headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxBody) return fail(payloadTooLarge(maxBody));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (answered) return;
+      size += chunk.byteLength;
+      if (size > maxBody) return fail(payloadTooLarge(maxBody));
+      // uWS reuses the chunk's memory after this callback: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk.slice(0))));
+      if (isLast) run(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  }
+
+  /** Unknown routes: 404 with the error body (405 is not distinguished, as in the reference). */
+  fallback(): void {
+    this.app.any('/*', (res, req) => {
+      const url = req.getUrl();
+      res.onAborted(() => undefined);
+      const e = new ApiError(404, 5, 'ROUTE_NOT_FOUND', `no route for ${req.getCaseSensitiveMethod()} ${url}`, {});
+      res.cork(() => {
+        res.writeStatus('404 Not Found');
+        res.writeHeader('content-type', 'application/json');
+        res.end(e.body());
+      });
+    });
+  }
+}

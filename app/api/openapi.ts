@@ -1,0 +1,588 @@
+// The OpenAPI 3.1 document of the HTTP surface in docs API.md, served at GET {base}/openapi.json.
+// OPENAPI_ROUTES is written out separately so a test can hold the server's route table against it.
+
+/** Method + path template (relative to the base path) of every documented operation. */
+export const OPENAPI_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
+  { method: 'GET', path: '/v1/challenges' },
+  { method: 'GET', path: '/v1/challenges/{challengeId}' },
+  { method: 'POST', path: '/v1/challenges/initialize' },
+  { method: 'PUT', path: '/v1/challenges/{challengeId}/goals/{goalId}/active' },
+  { method: 'POST', path: '/v1/challenges/{challengeId}/goals/batch-select' },
+  { method: 'POST', path: '/v1/challenges/{challengeId}/goals/random-select' },
+  { method: 'POST', path: '/v1/challenges/{challengeId}/goals/{goalId}/claim' },
+  { method: 'GET', path: '/v1/challenges/{challengeId}/rotation' },
+  { method: 'POST', path: '/v1/events' },
+  { method: 'GET', path: '/v1/ws' },
+  { method: 'GET', path: '/healthz' },
+  { method: 'GET', path: '/openapi.json' },
+  { method: 'POST', path: '/dev/token' },
+  { method: 'POST', path: '/dev/clock' },
+];
+
+type Schema = Record<string, unknown>;
+
+const ref = (kind: 'schemas' | 'responses' | 'parameters' | 'headers', name: string): Schema => ({
+  $ref: `#/components/${kind}/${name}`,
+});
+const schemaRef = (name: string): Schema => ref('schemas', name);
+const nullable = (type: string, extra: Schema = {}): Schema => ({ type: [type, 'null'], ...extra });
+const timestamp = (description: string): Schema => nullable('string', { format: 'date-time', description });
+
+function object(properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema {
+  return { type: 'object', properties, required };
+}
+
+const ID_MAX = 128;
+const idString: Schema = { type: 'string', minLength: 1, maxLength: ID_MAX };
+
+const schemas: Record<string, Schema> = {
+  Error: {
+    ...object({
+      code: {
+        type: 'integer',
+        description: "Numeric code, from the reference service's error table where one exists.",
+      },
+      message: { type: 'string', description: 'Human-readable text; never internals.' },
+      error: { type: 'string', description: 'Stable string id of the error, for programs.' },
+      details: {
+        type: 'object',
+        additionalProperties: true,
+        description: 'Structured context, e.g. `available`.',
+      },
+    }),
+  },
+  GoalStatus: { type: 'string', enum: ['not_started', 'in_progress', 'completed', 'claimed'] },
+  RewardStatus: {
+    type: 'string',
+    enum: ['granted', 'pending'],
+    description: '`pending`: the claim is recorded and the reward will be delivered by the outbox relay.',
+  },
+  Requirement: object(
+    {
+      statCode: idString,
+      operator: { type: 'string', enum: ['>='] },
+      targetValue: { type: 'integer', minimum: 1 },
+      progressMode: { type: 'string', enum: ['absolute', 'relative'] },
+    },
+    ['statCode', 'operator', 'targetValue'],
+  ),
+  Reward: object({
+    type: { type: 'string', enum: ['ITEM', 'WALLET'] },
+    rewardId: idString,
+    quantity: { type: 'integer', minimum: 1 },
+  }),
+  GoalView: object(
+    {
+      goalId: idString,
+      name: { type: 'string' },
+      description: { type: 'string' },
+      requirement: schemaRef('Requirement'),
+      reward: schemaRef('Reward'),
+      prerequisites: { type: 'array', items: idString },
+      progress: { type: 'integer', minimum: 0, description: 'Clamped to [0, target].' },
+      target: { type: 'integer', minimum: 1 },
+      status: schemaRef('GoalStatus'),
+      locked: { type: 'boolean', description: 'Some prerequisite is neither completed nor claimed.' },
+      isActive: { type: 'boolean' },
+      assignedAt: timestamp('When the goal became active for the player.'),
+      completedAt: timestamp('When progress first reached the target in the current period.'),
+      claimedAt: timestamp('When the reward was claimed in the current period.'),
+      expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
+      expiresInSeconds: nullable('integer', { minimum: 0 }),
+      period: nullable('string', { description: 'Start of the current rotation period (our addition).' }),
+      rewardStatus: {
+        ...schemaRef('RewardStatus'),
+        description: 'Delivery state after a claim (our addition).',
+      },
+    },
+    [
+      'goalId',
+      'name',
+      'description',
+      'requirement',
+      'reward',
+      'prerequisites',
+      'progress',
+      'target',
+      'status',
+      'locked',
+      'isActive',
+      'assignedAt',
+      'completedAt',
+      'claimedAt',
+      'expiresAt',
+      'expiresInSeconds',
+    ],
+  ),
+  Challenge: object({
+    challengeId: idString,
+    name: { type: 'string' },
+    description: { type: 'string' },
+    goals: { type: 'array', items: schemaRef('GoalView') },
+  }),
+  ChallengeList: object({ challenges: { type: 'array', items: schemaRef('Challenge') } }),
+  AssignedGoal: object({
+    challengeId: idString,
+    goalId: idString,
+    name: { type: 'string' },
+    description: { type: 'string' },
+    requirement: schemaRef('Requirement'),
+    reward: schemaRef('Reward'),
+    isActive: { type: 'boolean' },
+    assignedAt: timestamp('When the goal became active for the player.'),
+    expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
+    progress: { type: 'integer', minimum: 0 },
+    target: { type: 'integer', minimum: 1 },
+    status: schemaRef('GoalStatus'),
+  }),
+  InitializeResponse: object({
+    assignedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
+    newAssignments: { type: 'integer', minimum: 0, description: 'Goals assigned by this call.' },
+    totalActive: { type: 'integer', minimum: 0 },
+  }),
+  SetActiveRequest: { ...object({ isActive: { type: 'boolean' } }), additionalProperties: false },
+  SetActiveResponse: object({
+    challengeId: idString,
+    goalId: idString,
+    isActive: { type: 'boolean' },
+    assignedAt: timestamp('When the goal became active; null after deselection.'),
+    message: { type: 'string' },
+  }),
+  BatchSelectRequest: {
+    ...object(
+      {
+        goalIds: { type: 'array', items: idString, minItems: 1, uniqueItems: true },
+        replaceExisting: { type: 'boolean', default: false },
+      },
+      ['goalIds'],
+    ),
+    additionalProperties: false,
+  },
+  RandomSelectRequest: {
+    ...object(
+      {
+        count: { type: 'integer', minimum: 1, description: 'At most the number of goals in the challenge.' },
+        replaceExisting: { type: 'boolean', default: false },
+        excludeActive: { type: 'boolean', default: false },
+      },
+      ['count'],
+    ),
+    additionalProperties: false,
+  },
+  SelectResponse: object({
+    challengeId: idString,
+    selectedGoals: { type: 'array', items: schemaRef('GoalView') },
+    totalActiveGoals: { type: 'integer', minimum: 0 },
+    replacedGoals: { type: 'array', items: idString, description: 'Goals deactivated by replaceExisting.' },
+  }),
+  ClaimResponse: object({
+    goalId: idString,
+    status: { type: 'string', const: 'claimed' },
+    reward: schemaRef('Reward'),
+    claimedAt: { type: 'string', format: 'date-time' },
+    rewardStatus: schemaRef('RewardStatus'),
+  }),
+  RotationPeriod: object({
+    startTime: { type: 'string', format: 'date-time' },
+    endTime: { type: 'string', format: 'date-time' },
+    expiresInSeconds: { type: 'integer', minimum: 0 },
+  }),
+  RotationResponse: object({
+    challengeId: idString,
+    rotation: object({
+      enabled: { type: 'boolean', description: 'False when no goal of the challenge rotates.' },
+      type: nullable('string', { enum: ['global', null] }),
+      schedule: nullable('string', { enum: ['daily', 'weekly', 'monthly', null] }),
+      currentPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
+      nextPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
+    }),
+  }),
+  Event: {
+    ...object(
+      {
+        eventId: { ...idString, description: 'Unique per producer; a replayed id changes nothing.' },
+        userId: idString,
+        type: { type: 'string', enum: ['login', 'stat'] },
+        statCode: { ...idString, description: 'Required for `stat` events.' },
+        value: { type: 'number', description: 'Required for `stat` events.' },
+        mode: { type: 'string', enum: ['set', 'increment'], default: 'set' },
+        occurredAt: { type: 'string', format: 'date-time' },
+      },
+      ['eventId', 'userId', 'type', 'occurredAt'],
+    ),
+    if: { properties: { type: { const: 'stat' } } },
+    then: { required: ['statCode', 'value'] },
+  },
+  EventsRequest: object({ events: { type: 'array', items: schemaRef('Event'), maxItems: 1000 } }),
+  EventsResponse: object({
+    accepted: { type: 'integer', minimum: 0 },
+    rejected: {
+      type: 'array',
+      items: object({
+        index: { type: 'integer', minimum: 0, description: 'Position of the event in the request.' },
+        reason: { type: 'string' },
+      }),
+    },
+  }),
+  WsPush: object({
+    type: { type: 'string', enum: ['progress', 'completed', 'claimed', 'catalog'] },
+    challengeId: idString,
+    goalId: idString,
+    progress: { type: 'integer', minimum: 0 },
+    target: { type: 'integer', minimum: 1 },
+    status: schemaRef('GoalStatus'),
+  }),
+  Health: {
+    type: 'object',
+    properties: { status: { type: 'string', example: 'ok' } },
+    additionalProperties: true,
+  },
+  DevTokenRequest: {
+    type: 'object',
+    properties: {
+      userId: { ...idString, description: 'Player id (`sub`) of the player token to mint.' },
+      service: { type: 'boolean', description: 'Mint a service token instead.' },
+    },
+  },
+  DevTokenResponse: object({ token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } }),
+  DevClockRequest: {
+    type: 'object',
+    properties: {
+      now: { type: 'string', format: 'date-time', description: 'The clock jumps here, then runs on.' },
+      reset: { type: 'boolean', description: 'Back to the real clock.' },
+    },
+  },
+  DevClockResponse: object({ now: { type: 'string', format: 'date-time' } }),
+};
+
+const errorContent = { 'application/json': { schema: schemaRef('Error') } };
+const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
+
+const responses: Record<string, Schema> = {
+  BadRequest: {
+    description:
+      'Malformed JSON, wrong field types, ids over 128 characters, count out of range, more than 1,000 events.',
+    content: errorContent,
+  },
+  Unauthorized: { description: 'Missing or invalid credential.', content: errorContent },
+  Forbidden: {
+    description: 'Wrong kind of credential (e.g. a player token on a service route).',
+    content: errorContent,
+  },
+  NotFound: { description: 'Unknown challenge or goal, or unknown route.', content: errorContent },
+  Conflict: {
+    description:
+      "The goal's state forbids it: already claimed, not completed, not active, locked by prerequisites, period expired.",
+    content: errorContent,
+  },
+  PayloadTooLarge: {
+    description: 'Body over the limit (1 MiB; events 4 MiB), refused from Content-Length before reading.',
+    content: errorContent,
+  },
+  TooManyRequests: {
+    description: 'Per-player or per-client rate limit.',
+    headers: retryAfter,
+    content: errorContent,
+  },
+  InternalError: {
+    description: 'A bug; logged with a request id, no internals in the body.',
+    content: errorContent,
+  },
+  ServiceUnavailable: {
+    description: 'Overload (admission queue full or deadline passed) or draining.',
+    headers: retryAfter,
+    content: errorContent,
+  },
+};
+
+const parameters: Record<string, Schema> = {
+  ChallengeId: { name: 'challengeId', in: 'path', required: true, schema: idString },
+  GoalId: { name: 'goalId', in: 'path', required: true, schema: idString },
+  IdempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description:
+      'The same key with the same body within 24 h returns the first answer instead of acting again.',
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  },
+};
+
+const headers: Record<string, Schema> = {
+  RetryAfter: {
+    description: 'Seconds to wait before retrying (jittered on 503).',
+    schema: { type: 'integer', minimum: 0 },
+  },
+};
+
+type Status = '400' | '401' | '403' | '404' | '409' | '413' | '422' | '429' | '500' | '503';
+
+const errorResponseNames: Record<Exclude<Status, '422'>, string> = {
+  '400': 'BadRequest',
+  '401': 'Unauthorized',
+  '403': 'Forbidden',
+  '404': 'NotFound',
+  '409': 'Conflict',
+  '413': 'PayloadTooLarge',
+  '429': 'TooManyRequests',
+  '500': 'InternalError',
+  '503': 'ServiceUnavailable',
+};
+
+function errors(statuses: Status[], unprocessable?: string): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
+  for (const status of statuses) {
+    out[status] =
+      status === '422'
+        ? { description: unprocessable ?? 'A rule the request cannot meet.', content: errorContent }
+        : ref('responses', errorResponseNames[status]);
+  }
+  return out;
+}
+
+const ok = (description: string, schemaName: string, status = '200'): Record<string, Schema> => ({
+  [status]: { description, content: { 'application/json': { schema: schemaRef(schemaName) } } },
+});
+
+const jsonBody = (schemaName: string, required = true): Schema => ({
+  required,
+  content: { 'application/json': { schema: schemaRef(schemaName) } },
+});
+
+const playerSecurity = [{ bearerAuth: [] }];
+const serviceSecurity = [{ bearerAuth: [] }, { apiKey: [] }];
+const publicSecurity: unknown[] = [];
+
+// Error statuses every authenticated player call can meet; routes add their own on top.
+const PLAYER_READ_ERRORS: Status[] = ['400', '401', '403', '429', '500', '503'];
+const PLAYER_WRITE_ERRORS: Status[] = [...PLAYER_READ_ERRORS, '413'];
+
+function operation(op: Schema): Schema {
+  return { tags: ['player'], security: playerSecurity, ...op };
+}
+
+function paths(): Record<string, Record<string, Schema>> {
+  const challengeParam = ref('parameters', 'ChallengeId');
+  const goalParam = ref('parameters', 'GoalId');
+  const idempotency = ref('parameters', 'IdempotencyKey');
+  const activeOnly = (name: string, deprecatedAlias: boolean): Schema => ({
+    name,
+    in: 'query',
+    required: false,
+    description: deprecatedAlias
+      ? 'Alias of activeOnly (reference clients send it).'
+      : 'Keep active goals only.',
+    schema: { type: 'boolean', default: false },
+  });
+
+  return {
+    '/v1/challenges': {
+      get: operation({
+        operationId: 'listChallenges',
+        summary: "All challenges with the player's goal views.",
+        parameters: [activeOnly('activeOnly', false), activeOnly('active_only', true)],
+        responses: { ...ok('Challenges.', 'ChallengeList'), ...errors(PLAYER_READ_ERRORS) },
+      }),
+    },
+    '/v1/challenges/{challengeId}': {
+      get: operation({
+        operationId: 'getChallenge',
+        summary: "One challenge with the player's goal views.",
+        parameters: [challengeParam],
+        responses: { ...ok('The challenge.', 'Challenge'), ...errors([...PLAYER_READ_ERRORS, '404']) },
+      }),
+    },
+    '/v1/challenges/initialize': {
+      post: operation({
+        operationId: 'initializePlayer',
+        summary: 'Make the player known and assign default goals. Idempotent.',
+        parameters: [idempotency],
+        responses: { ...ok('Assigned goals.', 'InitializeResponse'), ...errors(PLAYER_WRITE_ERRORS) },
+      }),
+    },
+    '/v1/challenges/{challengeId}/goals/{goalId}/active': {
+      put: operation({
+        operationId: 'setGoalActive',
+        summary: 'Select or deselect one goal. Idempotent.',
+        parameters: [challengeParam, goalParam, idempotency],
+        requestBody: jsonBody('SetActiveRequest'),
+        responses: {
+          ...ok('New state.', 'SetActiveResponse'),
+          ...errors([...PLAYER_WRITE_ERRORS, '404', '409']),
+        },
+      }),
+    },
+    '/v1/challenges/{challengeId}/goals/batch-select': {
+      post: operation({
+        operationId: 'batchSelectGoals',
+        summary: 'Select several goals; all or nothing.',
+        parameters: [challengeParam, idempotency],
+        requestBody: jsonBody('BatchSelectRequest'),
+        responses: {
+          ...ok('Selection.', 'SelectResponse'),
+          ...errors([...PLAYER_WRITE_ERRORS, '404', '409']),
+        },
+      }),
+    },
+    '/v1/challenges/{challengeId}/goals/random-select': {
+      post: operation({
+        operationId: 'randomSelectGoals',
+        summary: 'Select `count` goals at random among eligible ones.',
+        parameters: [challengeParam, idempotency],
+        requestBody: jsonBody('RandomSelectRequest'),
+        responses: {
+          ...ok('Selection.', 'SelectResponse'),
+          ...errors(
+            [...PLAYER_WRITE_ERRORS, '404', '422'],
+            'Fewer eligible goals than asked; `details.available` holds how many there are.',
+          ),
+        },
+      }),
+    },
+    '/v1/challenges/{challengeId}/goals/{goalId}/claim': {
+      post: operation({
+        operationId: 'claimGoalReward',
+        summary: 'Claim the reward of a completed goal, once per goal and period.',
+        parameters: [challengeParam, goalParam, idempotency],
+        responses: { ...ok('Claimed.', 'ClaimResponse'), ...errors([...PLAYER_WRITE_ERRORS, '404', '409']) },
+      }),
+    },
+    '/v1/challenges/{challengeId}/rotation': {
+      get: operation({
+        operationId: 'getChallengeRotation',
+        summary: "Current and next period of the challenge's rotating goals.",
+        parameters: [challengeParam],
+        responses: { ...ok('Rotation.', 'RotationResponse'), ...errors([...PLAYER_READ_ERRORS, '404']) },
+      }),
+    },
+    '/v1/events': {
+      post: {
+        tags: ['service'],
+        operationId: 'ingestEvents',
+        summary: 'Ingest up to 1,000 login/stat events (service credential).',
+        description:
+          'Bad events are rejected with their index and reason; good ones in the same batch are accepted.',
+        security: serviceSecurity,
+        requestBody: jsonBody('EventsRequest'),
+        responses: {
+          ...ok('Accepted (also when some events were rejected).', 'EventsResponse', '202'),
+          ...errors(['400', '401', '403', '413', '429', '500', '503']),
+        },
+      },
+    },
+    '/v1/ws': {
+      get: {
+        tags: ['player'],
+        operationId: 'openWebSocket',
+        summary: "WebSocket of pushes for the player's active goals.",
+        description:
+          'Upgrade with `Connection: Upgrade` and `Upgrade: websocket`. The player JWT comes as `?token=` or as the ' +
+          'first message; the server then pushes `WsPush` messages (see `x-websocket-message`).',
+        security: [{ bearerAuth: [] }, { wsToken: [] }, {}],
+        'x-websocket-message': schemaRef('WsPush'),
+        responses: {
+          '101': { description: 'Switching Protocols: the WebSocket is open.' },
+          ...errors(['400', '401', '429', '500', '503']),
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        tags: ['ops'],
+        operationId: 'healthz',
+        summary: 'Liveness.',
+        security: publicSecurity,
+        responses: { ...ok('Alive.', 'Health') },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        tags: ['ops'],
+        operationId: 'getOpenApiDocument',
+        summary: 'This document.',
+        security: publicSecurity,
+        responses: {
+          '200': {
+            description: 'OpenAPI 3.1 document.',
+            content: { 'application/json': { schema: { type: 'object' } } },
+          },
+          ...errors(['429', '500', '503']),
+        },
+      },
+    },
+    '/dev/token': {
+      post: {
+        tags: ['dev'],
+        operationId: 'devMintToken',
+        summary: 'Dev mode only: mint a player token (`userId`) or a service token (`service: true`).',
+        security: publicSecurity,
+        requestBody: jsonBody('DevTokenRequest'),
+        responses: {
+          ...ok('Token.', 'DevTokenResponse'),
+          ...errors(['400', '404', '413', '429', '500', '503']),
+        },
+      },
+    },
+    '/dev/clock': {
+      post: {
+        tags: ['dev'],
+        operationId: 'devSetClock',
+        summary: "Dev mode only: set the service's clock (`now`), or `reset: true` back to real time.",
+        security: publicSecurity,
+        requestBody: jsonBody('DevClockRequest'),
+        responses: {
+          ...ok('Clock set.', 'DevClockResponse'),
+          ...errors(['400', '404', '413', '429', '500', '503']),
+        },
+      },
+    },
+  };
+}
+
+export function openApiDocument(basePath: string): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Challenge service',
+      version: '1',
+      description:
+        'Player routes keep the reference service paths and field names. Ops-port routes (metrics, readiness, admin) ' +
+        'are not part of this document. `/dev/` routes answer 404 unless dev mode is on.',
+    },
+    servers: [{ url: basePath, description: 'Paths below are relative to the configured base path.' }],
+    security: playerSecurity,
+    tags: [
+      { name: 'player', description: 'Player JWT (`sub` = player id).' },
+      { name: 'service', description: 'Game servers and trusted backends: service JWT or API key.' },
+      { name: 'ops', description: 'Unauthenticated health and documentation.' },
+      { name: 'dev', description: 'Dev mode only.' },
+    ],
+    paths: paths(),
+    components: {
+      schemas,
+      responses,
+      parameters,
+      headers,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'Player token, or on service routes a service token carrying the configured scope.',
+        },
+        apiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Api-Key',
+          description: 'Service API key (service routes).',
+        },
+        wsToken: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'token',
+          description: 'Player JWT for the WebSocket upgrade.',
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,442 @@
+// Player routes of API.md. Each handler: authenticate, take the catalog version once, read the
+// player's facts (one round trip), decide with pure domain rules, write at most one statement.
+import type { Logger } from 'pino';
+import type { CatalogHolder } from '../catalog/holder';
+import type { Catalog, Challenge, Goal } from '../catalog/types';
+import type { Clock } from '../domain/clock';
+import { AdjustableClock } from '../domain/clock';
+import { emptyFacts, type PlayerFacts } from '../domain/facts';
+import { nextPeriod, periodAt } from '../domain/periods';
+import { selectionPeriodKey, ViewBuilder } from '../domain/progress';
+import {
+  checkClaimable,
+  checkSelectable,
+  claimPeriodKey,
+  findChallenge,
+  findGoal,
+  isDomainError,
+  pickRandom,
+  randomSelectCandidates,
+  type DomainError,
+} from '../domain/rules';
+import type { Admission, RateLimits } from '../admission';
+import { grantWithTimeout, type Granter } from '../rewards/granter';
+import type { Db } from '../store/db';
+import { insertClaim, markRewardGranted } from '../store/claims';
+import { writeGoalStates, type GoalStateWrite } from '../store/goalStates';
+import { initializePlayer, readPlayerFacts } from '../store/players';
+import { mintToken, type Authenticator } from './auth';
+import { ApiError, badRequest, fromDomain, notFound } from './errors';
+import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
+import { openApiDocument } from './openapi';
+import { assignedGoalJson, challengeJson, iso } from './views';
+
+export interface IdempotencyWrapper {
+  /** Wrap a POST/PUT handler so a repeated Idempotency-Key replays the first answer. */
+  wrap(routeName: string, handler: Handler, principal: (ctx: Ctx) => Promise<string>): Handler;
+}
+
+export const noIdempotency: IdempotencyWrapper = { wrap: (_r, h) => h };
+
+export interface ApiDeps {
+  basePath: string;
+  catalog: CatalogHolder;
+  db: Db;
+  clock: Clock;
+  auth: Authenticator;
+  admission: Admission;
+  limits: RateLimits;
+  granter: Granter;
+  grantTimeoutMs: number;
+  idempotency: IdempotencyWrapper;
+  log: Logger;
+  devMode: boolean;
+  devSecret?: string;
+  random?: () => number;
+  /** Called after a claim commits (live push of `claimed`). */
+  onClaimed?: (userId: string, goal: Goal, claimId: string) => void;
+}
+
+const MAX_ID = 128;
+
+// ---- request validation (clear 400s that name the field) ----------------------------------
+
+function bodyObject(ctx: Ctx): Record<string, unknown> {
+  const v = parseJson(ctx.body);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badRequest('request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function optionalBool(body: Record<string, unknown>, field: string, def: boolean): boolean {
+  const v = body[field];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'boolean') throw badRequest(`${field} must be a boolean`, { field });
+  return v;
+}
+
+function checkId(value: string, field: string): string {
+  if (value.length === 0) throw badRequest(`${field} must not be empty`, { field });
+  if (value.length > MAX_ID) throw badRequest(`${field} is longer than ${MAX_ID} characters`, { field, max: MAX_ID });
+  return value;
+}
+
+function unwrap<T>(x: T | DomainError): T {
+  if (isDomainError(x)) throw fromDomain(x);
+  return x;
+}
+
+/** Period keys current now for every schedule: bounds the baselines and claims a read ships. */
+function currentPeriodKeys(now: number): string[] {
+  return [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
+}
+
+function activationWrite(goal: Goal, now: number, isActive: boolean): GoalStateWrite {
+  return {
+    goalId: goal.goalId,
+    periodKey: selectionPeriodKey(goal, now),
+    isActive,
+    baselineStat: isActive && goal.requirement.progressMode === 'relative' ? goal.requirement.statCode : null,
+  };
+}
+
+// ---- routes ------------------------------------------------------------------------------
+
+export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
+  const b = deps.basePath;
+  const random = deps.random ?? Math.random;
+  const player = (ctx: Ctx) => deps.auth.player(ctx.headers.authorization);
+  const idem = (name: string, h: Handler) => deps.idempotency.wrap(name, h, player);
+
+  async function loadFacts(userId: string, now: number): Promise<PlayerFacts> {
+    return (await readPlayerFacts(deps.db, userId, currentPeriodKeys(now))) ?? emptyFacts(userId, now);
+  }
+
+  /** Authenticate + per-player limit + admission; `fn` gets the player id and a consistent catalog/clock. */
+  function playerCall(
+    cls: 'claim' | 'player' | 'read',
+    ctx: Ctx,
+    fn: (userId: string, catalog: Catalog, now: number) => Promise<Reply>,
+  ): Promise<Reply> {
+    return player(ctx).then(async (userId) => {
+      await deps.limits.player(userId);
+      const catalog = deps.catalog.current;
+      return deps.admission.run(cls, ctx.deadline, () => fn(userId, catalog, deps.clock.now()));
+    });
+  }
+
+  http.route('get', `${b}/healthz`, 'healthz', async () => json(200, { status: 'healthy' }));
+  const openapi = JSON.stringify(openApiDocument(b));
+  http.route('get', `${b}/openapi.json`, 'openapi', async () => ({ status: 200, body: openapi }));
+
+  // GET /v1/challenges?activeOnly=true
+  http.route('get', `${b}/v1/challenges`, 'list_challenges', (ctx) =>
+    playerCall('read', ctx, async (userId, catalog, now) => {
+      const raw = ctx.query.get('activeOnly') ?? ctx.query.get('active_only');
+      if (raw !== null && raw !== 'true' && raw !== 'false' && raw !== '1' && raw !== '0' && raw !== '') {
+        throw badRequest('activeOnly must be true or false', { field: 'activeOnly' });
+      }
+      const activeOnly = raw === 'true' || raw === '1';
+      const facts = await loadFacts(userId, now);
+      const views = new ViewBuilder(catalog, facts, now);
+      const challenges = catalog.challenges.map((c) => challengeJson(c, views.challengeViews(c, activeOnly), now));
+      return json(200, { challenges });
+    }),
+  );
+
+  // GET /v1/challenges/{challengeId}
+  http.route('get', `${b}/v1/challenges/:challengeId`, 'get_challenge', (ctx) =>
+    playerCall('read', ctx, async (userId, catalog, now) => {
+      const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+      const facts = await loadFacts(userId, now);
+      const views = new ViewBuilder(catalog, facts, now);
+      return json(200, challengeJson(challenge, views.challengeViews(challenge), now));
+    }),
+  );
+
+  // POST /v1/challenges/initialize
+  http.route(
+    'post',
+    `${b}/v1/challenges/initialize`,
+    'initialize',
+    idem('initialize', (ctx) =>
+      player(ctx).then(async (userId) => {
+        await deps.limits.player(userId);
+        const catalog = deps.catalog.current;
+        return deps.admission.run('init', ctx.deadline, async () => {
+          const now = deps.clock.now();
+          const { created, facts } = await initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+          const views = new ViewBuilder(catalog, facts, now).activeViews();
+          return json(200, {
+            assignedGoals: views.map(assignedGoalJson),
+            newAssignments: created ? views.length : 0,
+            totalActive: views.length,
+          });
+        });
+      }),
+    ),
+  );
+
+  // PUT /v1/challenges/{challengeId}/goals/{goalId}/active  {isActive}
+  http.route(
+    'put',
+    `${b}/v1/challenges/:challengeId/goals/:goalId/active`,
+    'set_goal_active',
+    idem('set_goal_active', (ctx) =>
+      playerCall('player', ctx, async (userId, catalog, now) => {
+        const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+        const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
+        const body = bodyObject(ctx);
+        if (typeof body.isActive !== 'boolean') throw badRequest('isActive must be a boolean', { field: 'isActive' });
+        const isActive = body.isActive;
+        const facts = await loadFacts(userId, now);
+        if (isActive) {
+          const problem = checkSelectable(new ViewBuilder(catalog, facts, now), facts, goal);
+          if (problem) throw fromDomain(problem);
+        }
+        const written = await writeGoalStates(deps.db, userId, now, [activationWrite(goal, now, isActive)]);
+        return json(200, {
+          challengeId: challenge.challengeId,
+          goalId: goal.goalId,
+          isActive,
+          assignedAt: iso(isActive ? (written.get(goal.goalId) ?? now) : null),
+          message: isActive ? 'goal activated' : 'goal deactivated',
+        });
+      }),
+    ),
+  );
+
+  async function applySelection(
+    userId: string,
+    catalog: Catalog,
+    challenge: Challenge,
+    facts: PlayerFacts,
+    views: ViewBuilder,
+    selected: Goal[],
+    replaceExisting: boolean,
+    now: number,
+  ): Promise<Reply> {
+    const chosen = new Set(selected.map((g) => g.goalId));
+    const replaced = replaceExisting
+      ? challenge.goals.filter((g) => !chosen.has(g.goalId) && views.view(g).isActive)
+      : [];
+    const writes = [
+      ...selected.map((g) => activationWrite(g, now, true)),
+      ...replaced.map((g) => activationWrite(g, now, false)),
+    ];
+    await writeGoalStates(deps.db, userId, now, writes);
+    // Re-derive the answer from the facts as written, without another read.
+    const after = await loadFactsAfter(facts, writes, now);
+    const afterViews = new ViewBuilder(catalog, after, now);
+    return json(200, {
+      challengeId: challenge.challengeId,
+      selectedGoals: selected.map((g) => assignedGoalJson(afterViews.view(g))),
+      totalActiveGoals: challenge.goals.filter((g) => afterViews.view(g).isActive).length,
+      replacedGoals: replaced.map((g) => g.goalId),
+    });
+  }
+
+  // POST /v1/challenges/{challengeId}/goals/batch-select {goalIds, replaceExisting}
+  http.route(
+    'post',
+    `${b}/v1/challenges/:challengeId/goals/batch-select`,
+    'batch_select',
+    idem('batch_select', (ctx) =>
+      playerCall('player', ctx, async (userId, catalog, now) => {
+        const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+        const body = bodyObject(ctx);
+        const ids = body.goalIds;
+        if (!Array.isArray(ids) || ids.length === 0) {
+          throw badRequest('goalIds must be a non-empty array of goal ids', { field: 'goalIds' });
+        }
+        if (ids.length > challenge.goals.length) {
+          throw badRequest(`goalIds has more entries than the challenge has goals (${challenge.goals.length})`, {
+            field: 'goalIds',
+          });
+        }
+        const replaceExisting = optionalBool(body, 'replaceExisting', false);
+        const goals: Goal[] = [];
+        const seen = new Set<string>();
+        ids.forEach((id, i) => {
+          if (typeof id !== 'string') throw badRequest(`goalIds[${i}] must be a string`, { field: `goalIds[${i}]` });
+          checkId(id, `goalIds[${i}]`);
+          if (seen.has(id)) return;
+          seen.add(id);
+          goals.push(unwrap(findGoal(challenge, id)));
+        });
+        const facts = await loadFacts(userId, now);
+        const views = new ViewBuilder(catalog, facts, now);
+        for (const g of goals) {
+          const problem = checkSelectable(views, facts, g);
+          if (problem) throw fromDomain(problem);
+        }
+        return applySelection(userId, catalog, challenge, facts, views, goals, replaceExisting, now);
+      }),
+    ),
+  );
+
+  // POST /v1/challenges/{challengeId}/goals/random-select {count, replaceExisting, excludeActive}
+  http.route(
+    'post',
+    `${b}/v1/challenges/:challengeId/goals/random-select`,
+    'random_select',
+    idem('random_select', (ctx) =>
+      playerCall('player', ctx, async (userId, catalog, now) => {
+        const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+        const body = bodyObject(ctx);
+        const count = body.count;
+        if (typeof count !== 'number' || !Number.isInteger(count)) {
+          throw badRequest('count must be an integer', { field: 'count' });
+        }
+        if (count < 1 || count > challenge.goals.length) {
+          throw badRequest(`count must be between 1 and ${challenge.goals.length}`, {
+            field: 'count',
+            min: 1,
+            max: challenge.goals.length,
+          });
+        }
+        const replaceExisting = optionalBool(body, 'replaceExisting', false);
+        const excludeActive = optionalBool(body, 'excludeActive', false);
+        const facts = await loadFacts(userId, now);
+        const views = new ViewBuilder(catalog, facts, now);
+        const candidates = randomSelectCandidates(views, facts, challenge, excludeActive || replaceExisting);
+        if (candidates.length < count) {
+          throw fromDomain({
+            error: 'INSUFFICIENT_GOALS',
+            message: `only ${candidates.length} eligible goals, ${count} requested`,
+            details: { available: candidates.length, requested: count },
+          });
+        }
+        const picked = pickRandom(candidates, count, random);
+        return applySelection(userId, catalog, challenge, facts, views, picked, replaceExisting, now);
+      }),
+    ),
+  );
+
+  // POST /v1/challenges/{challengeId}/goals/{goalId}/claim
+  http.route(
+    'post',
+    `${b}/v1/challenges/:challengeId/goals/:goalId/claim`,
+    'claim',
+    idem('claim', (ctx) =>
+      playerCall('claim', ctx, async (userId, catalog, now) => {
+        const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+        const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
+        const facts = await loadFacts(userId, now);
+        const view = new ViewBuilder(catalog, facts, now).view(goal);
+        const problem = checkClaimable(view);
+        if (problem) throw fromDomain(problem);
+        const periodKey = claimPeriodKey(goal, now);
+        const claimId = await insertClaim(deps.db, {
+          userId,
+          challengeId: challenge.challengeId,
+          goalId: goal.goalId,
+          periodKey,
+          reward: goal.reward,
+          now,
+        });
+        if (claimId === null) {
+          // Lost the race to a concurrent claim of the same goal and period.
+          throw fromDomain({
+            error: 'GOAL_ALREADY_CLAIMED',
+            message: `reward of goal ${goal.goalId} has already been claimed`,
+            details: { goalId: goal.goalId },
+          });
+        }
+        deps.onClaimed?.(userId, goal, claimId);
+        const granted = await grantWithTimeout(
+          deps.granter,
+          { claimId, userId, challengeId: challenge.challengeId, goalId: goal.goalId, periodKey, reward: goal.reward },
+          deps.grantTimeoutMs,
+        );
+        if (granted) await markRewardGranted(deps.db, claimId, deps.clock.now());
+        return json(200, {
+          goalId: goal.goalId,
+          status: 'claimed',
+          reward: { type: goal.reward.type, rewardId: goal.reward.rewardId, quantity: goal.reward.quantity },
+          claimedAt: new Date(now).toISOString(),
+          rewardStatus: granted ? 'granted' : 'pending',
+          claimId,
+        });
+      }),
+    ),
+  );
+
+  // GET /v1/challenges/{challengeId}/rotation
+  http.route('get', `${b}/v1/challenges/:challengeId/rotation`, 'rotation', (ctx) =>
+    player(ctx).then(async () => {
+      const catalog = deps.catalog.current;
+      const now = deps.clock.now();
+      const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
+      const rotating = challenge.goals.find((g) => g.rotation);
+      if (!rotating?.rotation) {
+        return json(200, {
+          challengeId: challenge.challengeId,
+          rotation: { enabled: false, type: '', schedule: '', currentPeriod: null, nextPeriod: null },
+        });
+      }
+      const { schedule, type } = rotating.rotation;
+      const period = (p: { start: number; end: number }) => ({
+        startTime: new Date(p.start).toISOString(),
+        endTime: new Date(p.end).toISOString(),
+        expiresInSeconds: Math.max(0, Math.floor((p.end - now) / 1000)),
+      });
+      return json(200, {
+        challengeId: challenge.challengeId,
+        rotation: {
+          enabled: true,
+          type,
+          schedule,
+          currentPeriod: period(periodAt(schedule, now)),
+          nextPeriod: period(nextPeriod(schedule, now)),
+        },
+      });
+    }),
+  );
+
+  if (deps.devMode) registerDevRoutes(http, deps);
+}
+
+/** The facts after our own goal-state writes, for building the answer without a second read. */
+async function loadFactsAfter(facts: PlayerFacts, writes: GoalStateWrite[], now: number): Promise<PlayerFacts> {
+  const goalStates = new Map(facts.goalStates);
+  for (const w of writes) {
+    const key = `${w.goalId}|${w.periodKey}`;
+    const prev = goalStates.get(key);
+    const keepAssigned = w.isActive && prev?.isActive === true;
+    let baseline = prev?.baseline ?? null;
+    if (w.isActive && baseline === null && w.baselineStat) baseline = facts.stats.get(w.baselineStat)?.value ?? null;
+    goalStates.set(key, {
+      goalId: w.goalId,
+      periodKey: w.periodKey,
+      isActive: w.isActive,
+      assignedAt: w.isActive ? (keepAssigned ? prev.assignedAt : now) : null,
+      baseline,
+    });
+  }
+  return { ...facts, goalStates };
+}
+
+function registerDevRoutes(http: HttpServer, deps: ApiDeps): void {
+  const b = deps.basePath;
+  http.route('post', `${b}/dev/token`, 'dev_token', async (ctx) => {
+    const body = bodyObject(ctx);
+    const service = optionalBool(body, 'service', false);
+    const userId = body.userId ?? (service ? 'dev-game-server' : undefined);
+    if (typeof userId !== 'string') throw badRequest('userId must be a string', { field: 'userId' });
+    checkId(userId, 'userId');
+    if (!deps.devSecret) throw new ApiError(404, 5, 'ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
+    return json(200, await mintToken(deps.devSecret, userId, { service, ttlSeconds: 24 * 3600 }));
+  });
+  http.route('post', `${b}/dev/clock`, 'dev_clock', async (ctx) => {
+    const body = bodyObject(ctx);
+    if (!(deps.clock instanceof AdjustableClock)) throw notFound('the clock is not adjustable');
+    if (body.reset === true) deps.clock.reset();
+    else {
+      if (typeof body.now !== 'string' || Number.isNaN(Date.parse(body.now))) {
+        throw badRequest('now must be an ISO 8601 time', { field: 'now' });
+      }
+      deps.clock.set(Date.parse(body.now));
+    }
+    return json(200, { now: new Date(deps.clock.now()).toISOString() });
+  });
+}

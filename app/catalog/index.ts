@@ -1,0 +1,2 @@
+export * from './types';
+export { MAX_ID_LENGTH, catalogVersion, loadCatalogFile, parseCatalog, parseCatalogText } from './load';

@@ -1,0 +1,170 @@
+// Pure: a goal's view is a function of (catalog goal, player facts, now). No I/O here.
+import type { Catalog, Challenge, Goal } from '../catalog/types';
+import { factKey, type GoalStateFact, type PlayerFacts } from './facts';
+import { periodAt, type Period } from './periods';
+
+export type GoalStatus = 'not_started' | 'in_progress' | 'completed' | 'claimed';
+
+export interface GoalView {
+  readonly goal: Goal;
+  readonly progress: number;
+  readonly status: GoalStatus;
+  readonly locked: boolean;
+  readonly isActive: boolean;
+  readonly assignedAt: number | null;
+  readonly completedAt: number | null;
+  readonly claimedAt: number | null;
+  readonly expiresAt: number | null;
+  readonly period: Period | null;
+  readonly rewardStatus: 'granted' | 'pending' | 'dead' | null;
+}
+
+/** The current rotation period of a goal, or null when it does not rotate. */
+export function goalPeriod(goal: Goal, now: number): Period | null {
+  return goal.rotation ? periodAt(goal.rotation.schedule, now) : null;
+}
+
+/** Claims of resetProgress goals belong to their period; other goals are claimed once, ever. */
+export function claimPeriodKey(goal: Goal, now: number): string {
+  return goal.rotation?.onExpiry.resetProgress ? periodAt(goal.rotation.schedule, now).key : '';
+}
+
+/** Selections of rotating goals end with their period; other selections last. */
+export function selectionPeriodKey(goal: Goal, now: number): string {
+  return goal.rotation ? periodAt(goal.rotation.schedule, now).key : '';
+}
+
+export function goalState(facts: PlayerFacts, goal: Goal, now: number): GoalStateFact | undefined {
+  return facts.goalStates.get(factKey(goal.goalId, selectionPeriodKey(goal, now)));
+}
+
+export function isGoalActive(facts: PlayerFacts, goal: Goal, now: number): boolean {
+  const state = goalState(facts, goal, now);
+  if (state && state.isActive !== null) return state.isActive;
+  return goal.defaultAssigned;
+}
+
+/** Stat value a relative goal counts from, or null when the stat has never been seen. */
+export function relativeBaseline(facts: PlayerFacts, goal: Goal, now: number): number | null {
+  const stat = facts.stats.get(goal.requirement.statCode);
+  if (!stat) return null;
+  const state = goalState(facts, goal, now);
+  // Activation inside the current period (or ever, for non-rotating goals) is the later of the two.
+  if (state && state.isActive && state.baseline !== null) return state.baseline;
+  if (goal.rotation?.onExpiry.resetProgress) {
+    const period = periodAt(goal.rotation.schedule, now);
+    const recorded = facts.baselines.get(factKey(goal.requirement.statCode, period.key));
+    if (recorded !== undefined) return recorded;
+    // No change recorded in this period: unchanged since it started, so progress is zero,
+    // unless the stat was first seen in this period (then it counts from its first value).
+    return stat.firstSeenAt >= period.start ? stat.firstValue : stat.value;
+  }
+  return stat.firstValue;
+}
+
+export function rawProgress(facts: PlayerFacts, goal: Goal, now: number): number {
+  const stat = facts.stats.get(goal.requirement.statCode);
+  if (!stat) return 0;
+  if (goal.requirement.progressMode === 'absolute') return stat.value;
+  const baseline = relativeBaseline(facts, goal, now);
+  return baseline === null ? 0 : stat.value - baseline;
+}
+
+export function clampProgress(progress: number, target: number): number {
+  return progress < 0 ? 0 : progress > target ? target : progress;
+}
+
+function statusOf(progress: number, target: number, claimed: boolean): GoalStatus {
+  if (claimed) return 'claimed';
+  if (progress >= target) return 'completed';
+  if (progress > 0) return 'in_progress';
+  return 'not_started';
+}
+
+/** Status ignoring prerequisites; memoised per call of `challengeViews` through `cache`. */
+function goalStatus(
+  facts: PlayerFacts,
+  goal: Goal,
+  now: number,
+): { progress: number; status: GoalStatus; claimedAt: number | null; rewardStatus: GoalView['rewardStatus'] } {
+  const target = goal.requirement.targetValue;
+  const progress = clampProgress(rawProgress(facts, goal, now), target);
+  const claim = facts.claims.get(factKey(goal.goalId, claimPeriodKey(goal, now)));
+  return {
+    progress,
+    status: statusOf(progress, target, claim !== undefined),
+    claimedAt: claim ? claim.claimedAt : null,
+    rewardStatus: claim ? claim.rewardStatus : null,
+  };
+}
+
+/** Builds views for any set of goals; prerequisite statuses are computed once and shared. */
+export class ViewBuilder {
+  private readonly statusCache = new Map<string, ReturnType<typeof goalStatus>>();
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly facts: PlayerFacts,
+    readonly now: number,
+  ) {}
+
+  private status(goal: Goal): ReturnType<typeof goalStatus> {
+    let s = this.statusCache.get(goal.goalId);
+    if (!s) {
+      s = goalStatus(this.facts, goal, this.now);
+      this.statusCache.set(goal.goalId, s);
+    }
+    return s;
+  }
+
+  isLocked(goal: Goal): boolean {
+    for (const id of goal.prerequisites) {
+      const pre = this.catalog.goalById.get(id);
+      if (!pre) continue; // validated catalogs have none; a removed prerequisite does not lock forever
+      const st = this.status(pre).status;
+      if (st !== 'completed' && st !== 'claimed') return true;
+    }
+    return false;
+  }
+
+  view(goal: Goal): GoalView {
+    const s = this.status(goal);
+    const active = isGoalActive(this.facts, goal, this.now);
+    const period = goalPeriod(goal, this.now);
+    const state = goalState(this.facts, goal, this.now);
+    let assignedAt: number | null = null;
+    if (active) {
+      if (state && state.isActive && state.assignedAt !== null) assignedAt = state.assignedAt;
+      else assignedAt = period ? Math.max(period.start, this.facts.createdAt) : this.facts.createdAt;
+    }
+    return {
+      goal,
+      progress: s.progress,
+      status: s.status,
+      locked: this.isLocked(goal),
+      isActive: active,
+      assignedAt,
+      completedAt: s.status === 'claimed' ? s.claimedAt : null,
+      claimedAt: s.claimedAt,
+      expiresAt: period ? period.end : null,
+      period,
+      rewardStatus: s.rewardStatus,
+    };
+  }
+
+  challengeViews(challenge: Challenge, activeOnly = false): GoalView[] {
+    const out: GoalView[] = [];
+    for (const goal of challenge.goals) {
+      if (activeOnly && !isGoalActive(this.facts, goal, this.now)) continue;
+      out.push(this.view(goal));
+    }
+    return out;
+  }
+
+  /** Views of every active goal across the catalog, in catalog order. */
+  activeViews(): GoalView[] {
+    const out: GoalView[] = [];
+    for (const challenge of this.catalog.challenges) out.push(...this.challengeViews(challenge, true));
+    return out;
+  }
+}

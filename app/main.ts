@@ -1,0 +1,62 @@
+// Role selection: api | worker | migrate | all (all = every role in one process, for `make run`).
+import { loadConfig } from './config';
+import { createLogger } from './ops/log';
+import { migrate } from './store/migrate';
+import { startService } from './runtime';
+import { serviceModules } from './modules';
+
+async function main(): Promise<void> {
+  const cfg = loadConfig();
+  const log = createLogger(cfg.LOG_LEVEL, { role: cfg.ROLE });
+
+  if (cfg.ROLE === 'migrate') {
+    const url = cfg.DATABASE_DIRECT_URL ?? cfg.DATABASE_URL;
+    if (!url) throw new Error('ROLE=migrate needs DATABASE_DIRECT_URL (or DATABASE_URL)');
+    const res = await migrate(url);
+    log.info(res, 'migrations done');
+    return;
+  }
+
+  const svc = await startService(cfg, log, {}, serviceModules());
+  const base = `http://127.0.0.1:${svc.api?.port ?? cfg.PORT}${cfg.BASE_PATH}`;
+  log.info({ port: svc.api?.port, opsPort: svc.opsPort, catalogVersion: svc.catalog.current.version }, 'service started');
+  if (cfg.DEV_MODE && svc.api) printDevBanner(base, svc.opsPort);
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'draining');
+    svc.shutdown().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function printDevBanner(base: string, opsPort: number): void {
+  const lines = [
+    '',
+    `challenge service (dev mode) on ${base}   ops: http://127.0.0.1:${opsPort}/metrics`,
+    '',
+    'try it:',
+    `  TOKEN=$(curl -s -X POST ${base}/dev/token -d '{"userId":"player-1"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
+    `  curl -s -X POST -H "Authorization: Bearer $TOKEN" ${base}/v1/challenges/initialize`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" ${base}/v1/challenges`,
+    `  SVC=$(curl -s -X POST ${base}/dev/token -d '{"service":true}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
+    `  curl -s -X POST -H "Authorization: Bearer $SVC" ${base}/v1/events \\`,
+    `    -d '{"events":[{"eventId":"e1","userId":"player-1","type":"login","occurredAt":"'$(date -u +%FT%TZ)'"}]}'`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

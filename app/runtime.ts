@@ -1,0 +1,174 @@
+// Builds the running service from config: used by main.ts and by in-process integration tests.
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Authenticator } from './api/auth';
+import { startApiServer, type ApiServer } from './api/server';
+import { noIdempotency, type ApiDeps, type IdempotencyWrapper } from './api/routes';
+import type { HttpServer } from './api/http';
+import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
+import { CatalogHolder } from './catalog/holder';
+import { loadCatalogFile } from './catalog/load';
+import type { Config } from './config';
+import { AdjustableClock, type Clock } from './domain/clock';
+import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
+import { bindPgPoolMetrics, setCatalogVersion } from './ops/metrics';
+import { logGranter, type Granter } from './rewards/granter';
+import { createPool, type Db } from './store/db';
+import { startEmbeddedPostgres, type EmbeddedDb } from './store/embedded';
+import { migrate } from './store/migrate';
+import type { Router } from 'express';
+
+export interface Overrides {
+  clock?: Clock;
+  granter?: Granter;
+  random?: () => number;
+  admission?: Admission;
+  limits?: RateLimits;
+  idempotency?: IdempotencyWrapper;
+}
+
+export interface Service {
+  readonly cfg: Config;
+  readonly db: Db;
+  readonly catalog: CatalogHolder;
+  readonly clock: Clock;
+  readonly api?: ApiServer;
+  readonly ops: Server;
+  readonly opsPort: number;
+  readonly log: Logger;
+  isDraining(): boolean;
+  /** Graceful stop: readiness false, stop accepting, finish in-flight within the grace period. */
+  shutdown(): Promise<void>;
+}
+
+/** Hooks for later modules (events, rewards relay, websocket, admin) to join the same lifecycle. */
+export interface Module {
+  name: string;
+  routes?: (http: HttpServer) => void;
+  admin?: Router;
+  readiness?: ReadinessCheck;
+  /** Stop taking new work and finish the current unit (batch, grant); called on shutdown. */
+  stop?: () => Promise<void>;
+}
+
+export interface ModuleContext {
+  cfg: Config;
+  db: Db;
+  catalog: CatalogHolder;
+  clock: Clock;
+  log: Logger;
+  auth: Authenticator;
+  granter: Granter;
+  role: 'api' | 'worker';
+}
+
+export type ModuleFactory = (ctx: ModuleContext) => Promise<Module | null>;
+
+export async function startService(
+  cfg: Config,
+  log: Logger,
+  overrides: Overrides = {},
+  modules: ModuleFactory[] = [],
+): Promise<Service> {
+  let embedded: EmbeddedDb | undefined;
+  let dbUrl = cfg.DATABASE_URL;
+  let directUrl = cfg.DATABASE_DIRECT_URL ?? cfg.DATABASE_URL;
+  if (!dbUrl) {
+    embedded = await startEmbeddedPostgres(cfg.DATA_DIR, (m) => log.warn(m));
+    dbUrl = directUrl = embedded.url;
+    log.info({ dataDir: cfg.DATA_DIR }, 'embedded PostgreSQL started');
+  }
+  if (cfg.ROLE === 'all' && directUrl) {
+    const res = await migrate(directUrl);
+    if (res.applied.length) log.info({ applied: res.applied }, 'migrations applied');
+  }
+
+  const catalog = new CatalogHolder(loadCatalogFile(cfg.CHALLENGE_CATALOG));
+  setCatalogVersion(catalog.current.version);
+  catalog.onChange((next) => setCatalogVersion(next.version));
+
+  const db = createPool({ connectionString: dbUrl, max: cfg.PG_POOL_MAX, queryTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS });
+  const unbindPool = bindPgPoolMetrics('main', db);
+  const clock = overrides.clock ?? new AdjustableClock();
+  const auth = new Authenticator({
+    hs256Secret: cfg.JWT_HS256_SECRET,
+    publicKeyPem: cfg.JWT_PUBLIC_KEY_PEM,
+    jwksUrl: cfg.JWT_JWKS_URL,
+    issuer: cfg.JWT_ISSUER,
+    audience: cfg.JWT_AUDIENCE,
+    serviceScope: cfg.SERVICE_TOKEN_SCOPE,
+    serviceApiKeys: cfg.SERVICE_API_KEYS,
+  });
+  const granter = overrides.granter ?? logGranter(log);
+  let draining = false;
+
+  const roles: ('api' | 'worker')[] = cfg.ROLE === 'all' ? ['api', 'worker'] : cfg.ROLE === 'api' ? ['api'] : ['worker'];
+  const loaded: Module[] = [];
+  for (const role of roles) {
+    for (const factory of modules) {
+      const m = await factory({ cfg, db, catalog, clock, log, auth, granter, role });
+      if (m) loaded.push(m);
+    }
+  }
+
+  let api: ApiServer | undefined;
+  if (roles.includes('api')) {
+    const deps: ApiDeps = {
+      basePath: cfg.BASE_PATH,
+      catalog,
+      db,
+      clock,
+      auth,
+      admission: overrides.admission ?? admitAll,
+      limits: overrides.limits ?? noLimits,
+      granter,
+      grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
+      idempotency: overrides.idempotency ?? noIdempotency,
+      log,
+      devMode: cfg.DEV_MODE,
+      devSecret: cfg.JWT_HS256_SECRET,
+      random: overrides.random,
+    };
+    api = await startApiServer(deps, {
+      host: cfg.HOST,
+      port: cfg.PORT,
+      deadlineMs: cfg.REQUEST_DEADLINE_MS,
+      maxBody: cfg.MAX_BODY_BYTES,
+      draining: () => draining,
+      extraRoutes: loaded.flatMap((m) => (m.routes ? [m.routes] : [])),
+    });
+  }
+
+  const checks: ReadinessCheck[] = [
+    { name: 'postgres', check: async () => (await db.query('SELECT 1')).rowCount === 1 },
+    { name: 'catalog', check: async () => catalog.current.challenges.length >= 0 },
+    ...loaded.flatMap((m) => (m.readiness ? [m.readiness] : [])),
+  ];
+  const opsApp = createOpsApp({
+    checks,
+    draining: () => draining,
+    admin: loaded.flatMap((m) => (m.admin ? [m.admin] : [])),
+  });
+  const ops = await listenOps(opsApp, cfg.HOST, cfg.OPS_PORT);
+  const opsPort = (ops.address() as { port: number }).port;
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      api?.stopListening();
+      const until = Date.now() + cfg.SHUTDOWN_GRACE_MS;
+      await Promise.all(loaded.map((m) => m.stop?.().catch((err: unknown) => log.error({ err, module: m.name }, 'stop failed'))));
+      while (api && api.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      api?.close();
+      await new Promise<void>((r) => ops.close(() => r()));
+      ops.closeAllConnections?.();
+      unbindPool();
+      await db.end().catch(() => undefined);
+      if (embedded) await embedded.stop().catch(() => undefined);
+    })();
+    return stopping;
+  };
+
+  return { cfg, db, catalog, clock, api, ops, opsPort, log, isDraining: () => draining, shutdown };
+}

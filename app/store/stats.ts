@@ -1,0 +1,104 @@
+// Apply a batch of stat changes in ONE statement (one round trip, one transaction):
+// duplicate suppression by event id, coalescing per (player, stat), last-writer-wins for `set`
+// by occurredAt, increments added, period baselines recorded before the first change of a period.
+import type { Db } from './db';
+
+export interface StatChange {
+  /** Unique per producer; a login event expands into several changes sharing its id. */
+  eventId: string;
+  userId: string;
+  statCode: string;
+  mode: 'set' | 'increment';
+  value: number;
+  /** epoch ms */
+  occurredAt: number;
+}
+
+export interface BaselineNeed {
+  statCode: string;
+  /** Keys of the periods current at apply time for that stat's relative rotating goals. */
+  periodKey: string;
+}
+
+export interface ApplyResult {
+  /** Distinct event ids applied for the first time. */
+  freshEvents: number;
+  /** Distinct event ids seen before (ignored). */
+  duplicateEvents: number;
+  /** New value of every (player, stat) this batch changed. */
+  changed: { userId: string; statCode: string; value: number }[];
+}
+
+export const APPLY_STAT_CHANGES_SQL = `
+WITH ev AS (
+  SELECT DISTINCT ON (event_id, stat_code) *
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
+         AS t(event_id, user_id, stat_code, mode, value, occurred_at)
+   ORDER BY event_id, stat_code
+), fresh AS (
+  INSERT INTO processed_events (event_id, processed_at)
+  SELECT DISTINCT event_id, $7::timestamptz FROM ev
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+), agg AS (
+  SELECT e.user_id, e.stat_code,
+         coalesce(sum(e.value) FILTER (WHERE e.mode = 'increment'), 0) AS inc,
+         (array_agg(e.value ORDER BY e.occurred_at DESC, e.event_id DESC) FILTER (WHERE e.mode = 'set'))[1] AS set_value,
+         max(e.occurred_at) FILTER (WHERE e.mode = 'set') AS set_at
+    FROM ev e JOIN fresh f ON f.event_id = e.event_id
+   GROUP BY e.user_id, e.stat_code
+), new_players AS (
+  INSERT INTO players (user_id, created_at) SELECT DISTINCT user_id, $7 FROM agg
+  ON CONFLICT (user_id) DO NOTHING
+), baselines AS (
+  -- value before this statement's change (the snapshot), or the first observed value for a new stat
+  INSERT INTO stat_baselines (user_id, stat_code, period_key, value)
+  SELECT a.user_id, a.stat_code, b.period_key, coalesce(s.value, a.set_value, 0)
+    FROM agg a
+    JOIN unnest($8::text[], $9::text[]) AS b(stat_code, period_key) ON b.stat_code = a.stat_code
+    LEFT JOIN stat_values s ON s.user_id = a.user_id AND s.stat_code = a.stat_code
+  ON CONFLICT DO NOTHING
+), up AS (
+  -- first_value + inc = value for a new row, so EXCLUDED.value - EXCLUDED.first_value is the increment
+  INSERT INTO stat_values AS s (user_id, stat_code, value, first_value, first_seen_at, set_at, updated_at)
+  SELECT user_id, stat_code, coalesce(set_value, 0) + inc, coalesce(set_value, 0), $7, set_at, $7 FROM agg
+  ON CONFLICT (user_id, stat_code) DO UPDATE SET
+    value = CASE
+      WHEN EXCLUDED.set_at IS NOT NULL AND (s.set_at IS NULL OR EXCLUDED.set_at > s.set_at) THEN EXCLUDED.value
+      ELSE s.value + (EXCLUDED.value - EXCLUDED.first_value) END,
+    set_at = greatest(s.set_at, EXCLUDED.set_at),
+    updated_at = EXCLUDED.updated_at
+  RETURNING user_id, stat_code, value
+)
+SELECT (SELECT count(*) FROM fresh)::int AS fresh,
+       (SELECT count(DISTINCT event_id) FROM ev)::int AS distinct_events,
+       (SELECT coalesce(json_agg(json_build_array(user_id, stat_code, value)), '[]') FROM up) AS changed`;
+
+export async function applyStatChanges(
+  db: Db,
+  changes: readonly StatChange[],
+  baselineNeeds: readonly BaselineNeed[],
+  now: number,
+): Promise<ApplyResult> {
+  if (changes.length === 0) return { freshEvents: 0, duplicateEvents: 0, changed: [] };
+  const res = await db.query<{ fresh: number; distinct_events: number; changed: [string, string, number | string][] }>(
+    APPLY_STAT_CHANGES_SQL,
+    [
+      changes.map((c) => c.eventId),
+      changes.map((c) => c.userId),
+      changes.map((c) => c.statCode),
+      changes.map((c) => c.mode),
+      changes.map((c) => c.value),
+      changes.map((c) => new Date(c.occurredAt)),
+      new Date(now),
+      baselineNeeds.map((b) => b.statCode),
+      baselineNeeds.map((b) => b.periodKey),
+    ],
+  );
+  const row = res.rows[0]!;
+  return {
+    freshEvents: row.fresh,
+    duplicateEvents: row.distinct_events - row.fresh,
+    changed: row.changed.map(([userId, statCode, value]) => ({ userId, statCode, value: Number(value) })),
+  };
+}
