@@ -9,4 +9,6 @@ module.exports = {
   // ESM-only dependencies are compiled to CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
   testTimeout: 60000,
+  // uWS keeps idle keep-alive sockets of fetch() clients open after its listen socket closes.
+  forceExit: true,
 };

@@ -57,6 +57,7 @@ CONF
   cat >"$dir/pgbouncer/pgbouncer.ini" <<INI
 [databases]
 challenge = host=127.0.0.1 port=$pg_port dbname=challenge user=postgres
+* = host=127.0.0.1 port=$pg_port user=postgres
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $pgb_port
