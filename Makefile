@@ -86,3 +86,27 @@ down:
 .PHONY: clean
 clean:
 	rm -rf dist .data .tmp
+
+# --- dashboards and alert rules: generated from dashboards/src (grafana-foundation-sdk) ----
+.PHONY: dashboards
+dashboards: deps-node
+	rm -rf .tmp/dash-build
+	npx tsc -p dashboards/tsconfig.json
+	node .tmp/dash-build/dashboards/generate.js
+	promtool check rules dashboards/rules/alerts.yaml
+	promtool test rules dashboards/rules/alerts.test.yaml
+
+# --- benchmarks: k6 scenarios + loadtest/params.json; report in loadtest/results/<date>[-quick]/ --
+.PHONY: bench bench-quick bench-events
+BENCH_COMPILE := rm -rf .tmp/bench-build && npx tsc -p loadtest/tools/tsconfig.json
+bench: deps build tools
+	$(BENCH_COMPILE)
+	node .tmp/bench-build/bench.js --profile full $(BENCH_ARGS)
+
+bench-quick: deps build tools
+	$(BENCH_COMPILE)
+	node .tmp/bench-build/bench.js --profile quick $(BENCH_ARGS)
+
+bench-events: deps build tools
+	$(BENCH_COMPILE)
+	node .tmp/bench-build/bench.js --profile full --only events --out loadtest/results/$$(date +%F)-events $(BENCH_ARGS)
