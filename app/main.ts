@@ -19,7 +19,10 @@ async function main(): Promise<void> {
 
   const svc = await startService(cfg, log, {}, serviceModules());
   const base = `http://127.0.0.1:${svc.api?.port ?? cfg.PORT}${cfg.BASE_PATH}`;
-  log.info({ port: svc.api?.port, opsPort: svc.opsPort, catalogVersion: svc.catalog.current.version }, 'service started');
+  log.info(
+    { port: svc.api?.port, opsPort: svc.opsPort, catalogVersion: svc.catalog.current.version },
+    'service started',
+  );
   if (cfg.DEV_MODE && svc.api) printDevBanner(base, svc.opsPort);
 
   const stop = (signal: string) => {

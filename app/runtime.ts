@@ -3,16 +3,18 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Authenticator } from './api/auth';
 import { startApiServer, type ApiServer } from './api/server';
-import { noIdempotency, type ApiDeps, type IdempotencyWrapper } from './api/routes';
+import type { ApiDeps, IdempotencyWrapper } from './api/routes';
 import type { HttpServer } from './api/http';
-import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
+import type { Admission, RateLimits } from './admission';
+import { createProtection } from './admission/setup';
 import { CatalogHolder } from './catalog/holder';
 import { loadCatalogFile } from './catalog/load';
 import type { Config } from './config';
 import { AdjustableClock, type Clock } from './domain/clock';
 import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
 import { bindPgPoolMetrics, setCatalogVersion } from './ops/metrics';
-import { logGranter, type Granter } from './rewards/granter';
+import { createGranter, createIdempotency } from './rewards/factory';
+import type { Granter } from './rewards/granter';
 import { createPool, type Db } from './store/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from './store/embedded';
 import { migrate } from './store/migrate';
@@ -87,7 +89,11 @@ export async function startService(
   setCatalogVersion(catalog.current.version);
   catalog.onChange((next) => setCatalogVersion(next.version));
 
-  const db = createPool({ connectionString: dbUrl, max: cfg.PG_POOL_MAX, queryTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS });
+  const db = createPool({
+    connectionString: dbUrl,
+    max: cfg.PG_POOL_MAX,
+    queryTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS,
+  });
   const unbindPool = bindPgPoolMetrics('main', db);
   const clock = overrides.clock ?? new AdjustableClock();
   const auth = new Authenticator({
@@ -99,10 +105,11 @@ export async function startService(
     serviceScope: cfg.SERVICE_TOKEN_SCOPE,
     serviceApiKeys: cfg.SERVICE_API_KEYS,
   });
-  const granter = overrides.granter ?? logGranter(log);
+  const granter = overrides.granter ?? createGranter(cfg, log);
   let draining = false;
 
-  const roles: ('api' | 'worker')[] = cfg.ROLE === 'all' ? ['api', 'worker'] : cfg.ROLE === 'api' ? ['api'] : ['worker'];
+  const roles: ('api' | 'worker')[] =
+    cfg.ROLE === 'all' ? ['api', 'worker'] : cfg.ROLE === 'api' ? ['api'] : ['worker'];
   const loaded: Module[] = [];
   for (const role of roles) {
     for (const factory of modules) {
@@ -113,17 +120,20 @@ export async function startService(
 
   let api: ApiServer | undefined;
   if (roles.includes('api')) {
+    // Burst protection from config (ADMISSION_*, RATE_LIMIT_*, NEW_PLAYER_BUDGET_*) unless a test brings both.
+    const protection = overrides.admission && overrides.limits ? undefined : createProtection(cfg, log, db);
+    if (protection) loaded.push({ name: 'admission', stop: protection.close });
     const deps: ApiDeps = {
       basePath: cfg.BASE_PATH,
       catalog,
       db,
       clock,
       auth,
-      admission: overrides.admission ?? admitAll,
-      limits: overrides.limits ?? noLimits,
+      admission: overrides.admission ?? protection!.admission,
+      limits: overrides.limits ?? protection!.limits,
       granter,
       grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
-      idempotency: overrides.idempotency ?? noIdempotency,
+      idempotency: overrides.idempotency ?? createIdempotency(db, cfg),
       log,
       devMode: cfg.DEV_MODE,
       devSecret: cfg.JWT_HS256_SECRET,
@@ -158,7 +168,11 @@ export async function startService(
       draining = true;
       api?.stopListening();
       const until = Date.now() + cfg.SHUTDOWN_GRACE_MS;
-      await Promise.all(loaded.map((m) => m.stop?.().catch((err: unknown) => log.error({ err, module: m.name }, 'stop failed'))));
+      await Promise.all(
+        loaded.map((m) =>
+          m.stop?.().catch((err: unknown) => log.error({ err, module: m.name }, 'stop failed')),
+        ),
+      );
       while (api && api.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       api?.close();
       await new Promise<void>((r) => ops.close(() => r()));

@@ -42,7 +42,14 @@ export interface HttpHooks {
   draining?: () => boolean;
 }
 
-const HEADERS = ['authorization', 'content-type', 'content-length', 'x-request-id', 'idempotency-key', 'x-api-key'];
+const HEADERS = [
+  'authorization',
+  'content-type',
+  'content-length',
+  'x-request-id',
+  'idempotency-key',
+  'x-api-key',
+];
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
   201: '201 Created',
@@ -93,7 +100,13 @@ export class HttpServer {
     private readonly hooks: HttpHooks,
   ) {}
 
-  route(method: 'get' | 'post' | 'put' | 'del', pattern: string, routeName: string, handler: Handler, opts: RouteOptions = {}): void {
+  route(
+    method: 'get' | 'post' | 'put' | 'del',
+    pattern: string,
+    routeName: string,
+    handler: Handler,
+    opts: RouteOptions = {},
+  ): void {
     const maxBody = opts.maxBody ?? this.hooks.maxBody;
     const hasBody = method === 'post' || method === 'put';
     const paramCount = (pattern.match(/\/:/g) ?? []).length;
@@ -135,13 +148,14 @@ export class HttpServer {
     const requestId = rid && REQUEST_ID_RE.test(rid) ? rid : randomUUID();
     const signal = { aborted: false };
     let answered = false;
-    let timer: NodeJS.Timeout | undefined;
+    // Assigned once the request is admitted; cleared by whichever answer comes first.
+    const deadlineTimer: { t?: NodeJS.Timeout } = {};
     this.hooks.inFlight?.inc();
 
     const finish = (reply: Reply): void => {
       if (answered) return;
       answered = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(deadlineTimer.t);
       this.hooks.inFlight?.dec();
       this.hooks.onDone?.(routeName, method, reply.status, (performance.now() - started) / 1000);
       if (signal.aborted) return;
@@ -164,7 +178,7 @@ export class HttpServer {
       signal.aborted = true;
       if (!answered) {
         answered = true;
-        if (timer) clearTimeout(timer);
+        clearTimeout(deadlineTimer.t);
         this.hooks.inFlight?.dec();
         this.hooks.onDone?.(routeName, method, 499, (performance.now() - started) / 1000);
       }
@@ -176,13 +190,31 @@ export class HttpServer {
     }
 
     const deadline = Date.now() + this.hooks.deadlineMs;
-    timer = setTimeout(
-      () => fail(unavailable('request could not be completed before its deadline', jitteredRetryAfter(1), 'DEADLINE_EXCEEDED')),
+    deadlineTimer.t = setTimeout(
+      () =>
+        fail(
+          unavailable(
+            'request could not be completed before its deadline',
+            jitteredRetryAfter(1),
+            'DEADLINE_EXCEEDED',
+          ),
+        ),
       this.hooks.deadlineMs,
     );
 
     const run = (body: Buffer): void => {
-      const ctx: Ctx = { method, route: routeName, url, query, params, headers, requestId, deadline, body, signal };
+      const ctx: Ctx = {
+        method,
+        route: routeName,
+        url,
+        query,
+        params,
+        headers,
+        requestId,
+        deadline,
+        body,
+        signal,
+      };
       let p: Promise<Reply>;
       try {
         p = handler(ctx);
@@ -213,7 +245,13 @@ export class HttpServer {
     this.app.any('/*', (res, req) => {
       const url = req.getUrl();
       res.onAborted(() => undefined);
-      const e = new ApiError(404, 5, 'ROUTE_NOT_FOUND', `no route for ${req.getCaseSensitiveMethod()} ${url}`, {});
+      const e = new ApiError(
+        404,
+        5,
+        'ROUTE_NOT_FOUND',
+        `no route for ${req.getCaseSensitiveMethod()} ${url}`,
+        {},
+      );
       res.cork(() => {
         res.writeStatus('404 Not Found');
         res.writeHeader('content-type', 'application/json');

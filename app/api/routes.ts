@@ -20,9 +20,12 @@ import {
   type DomainError,
 } from '../domain/rules';
 import type { Admission, RateLimits } from '../admission';
-import { grantWithTimeout, type Granter } from '../rewards/granter';
+import { knownPlayers } from '../admission/knownPlayers';
+import type { Granter } from '../rewards/granter';
+import { grantAfterClaim } from '../rewards/sync';
+import { claimsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
-import { insertClaim, markRewardGranted } from '../store/claims';
+import { insertClaim } from '../store/claims';
 import { writeGoalStates, type GoalStateWrite } from '../store/goalStates';
 import { initializePlayer, readPlayerFacts } from '../store/players';
 import { mintToken, type Authenticator } from './auth';
@@ -63,7 +66,8 @@ const MAX_ID = 128;
 
 function bodyObject(ctx: Ctx): Record<string, unknown> {
   const v = parseJson(ctx.body);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badRequest('request body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw badRequest('request body must be a JSON object');
   return v as Record<string, unknown>;
 }
 
@@ -76,7 +80,8 @@ function optionalBool(body: Record<string, unknown>, field: string, def: boolean
 
 function checkId(value: string, field: string): string {
   if (value.length === 0) throw badRequest(`${field} must not be empty`, { field });
-  if (value.length > MAX_ID) throw badRequest(`${field} is longer than ${MAX_ID} characters`, { field, max: MAX_ID });
+  if (value.length > MAX_ID)
+    throw badRequest(`${field} is longer than ${MAX_ID} characters`, { field, max: MAX_ID });
   return value;
 }
 
@@ -138,7 +143,9 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       const activeOnly = raw === 'true' || raw === '1';
       const facts = await loadFacts(userId, now);
       const views = new ViewBuilder(catalog, facts, now);
-      const challenges = catalog.challenges.map((c) => challengeJson(c, views.challengeViews(c, activeOnly), now));
+      const challenges = catalog.challenges.map((c) =>
+        challengeJson(c, views.challengeViews(c, activeOnly), now),
+      );
       return json(200, { challenges });
     }),
   );
@@ -162,9 +169,16 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       player(ctx).then(async (userId) => {
         await deps.limits.player(userId);
         const catalog = deps.catalog.current;
-        return deps.admission.run('init', ctx.deadline, async () => {
+        // Only players the database does not know yet take the fleet-wide new-player budget.
+        const known = knownPlayers(deps.db);
+        const returning = known
+          ? await known.check(userId, (fn) => deps.admission.run('init', ctx.deadline, fn))
+          : false;
+        if (!returning) await deps.limits.newPlayer(ctx.deadline);
+        return deps.admission.run(returning ? 'player' : 'init', ctx.deadline, async () => {
           const now = deps.clock.now();
           const { created, facts } = await initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+          known?.remember(userId);
           const views = new ViewBuilder(catalog, facts, now).activeViews();
           return json(200, {
             assignedGoals: views.map(assignedGoalJson),
@@ -186,7 +200,8 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
         const body = bodyObject(ctx);
-        if (typeof body.isActive !== 'boolean') throw badRequest('isActive must be a boolean', { field: 'isActive' });
+        if (typeof body.isActive !== 'boolean')
+          throw badRequest('isActive must be a boolean', { field: 'isActive' });
         const isActive = body.isActive;
         const facts = await loadFacts(userId, now);
         if (isActive) {
@@ -249,15 +264,19 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
           throw badRequest('goalIds must be a non-empty array of goal ids', { field: 'goalIds' });
         }
         if (ids.length > challenge.goals.length) {
-          throw badRequest(`goalIds has more entries than the challenge has goals (${challenge.goals.length})`, {
-            field: 'goalIds',
-          });
+          throw badRequest(
+            `goalIds has more entries than the challenge has goals (${challenge.goals.length})`,
+            {
+              field: 'goalIds',
+            },
+          );
         }
         const replaceExisting = optionalBool(body, 'replaceExisting', false);
         const goals: Goal[] = [];
         const seen = new Set<string>();
         ids.forEach((id, i) => {
-          if (typeof id !== 'string') throw badRequest(`goalIds[${i}] must be a string`, { field: `goalIds[${i}]` });
+          if (typeof id !== 'string')
+            throw badRequest(`goalIds[${i}] must be a string`, { field: `goalIds[${i}]` });
           checkId(id, `goalIds[${i}]`);
           if (seen.has(id)) return;
           seen.add(id);
@@ -324,7 +343,10 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         const facts = await loadFacts(userId, now);
         const view = new ViewBuilder(catalog, facts, now).view(goal);
         const problem = checkClaimable(view);
-        if (problem) throw fromDomain(problem);
+        if (problem) {
+          claimsTotal.inc({ result: 'conflict' });
+          throw fromDomain(problem);
+        }
         const periodKey = claimPeriodKey(goal, now);
         const claimId = await insertClaim(deps.db, {
           userId,
@@ -336,25 +358,39 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         });
         if (claimId === null) {
           // Lost the race to a concurrent claim of the same goal and period.
+          claimsTotal.inc({ result: 'conflict' });
           throw fromDomain({
             error: 'GOAL_ALREADY_CLAIMED',
             message: `reward of goal ${goal.goalId} has already been claimed`,
             details: { goalId: goal.goalId },
           });
         }
+        claimsTotal.inc({ result: 'claimed' });
         deps.onClaimed?.(userId, goal, claimId);
-        const granted = await grantWithTimeout(
-          deps.granter,
-          { claimId, userId, challengeId: challenge.challengeId, goalId: goal.goalId, periodKey, reward: goal.reward },
-          deps.grantTimeoutMs,
+        // One short attempt; on failure the outbox relay (or an operator, if dead) takes over.
+        const rewardStatus = await grantAfterClaim(
+          {
+            db: deps.db,
+            granter: deps.granter,
+            clock: deps.clock,
+            log: deps.log,
+            timeoutMs: deps.grantTimeoutMs,
+          },
+          {
+            claimId,
+            userId,
+            challengeId: challenge.challengeId,
+            goalId: goal.goalId,
+            periodKey,
+            reward: goal.reward,
+          },
         );
-        if (granted) await markRewardGranted(deps.db, claimId, deps.clock.now());
         return json(200, {
           goalId: goal.goalId,
           status: 'claimed',
           reward: { type: goal.reward.type, rewardId: goal.reward.rewardId, quantity: goal.reward.quantity },
           claimedAt: new Date(now).toISOString(),
-          rewardStatus: granted ? 'granted' : 'pending',
+          rewardStatus,
           claimId,
         });
       }),
@@ -397,14 +433,19 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
 }
 
 /** The facts after our own goal-state writes, for building the answer without a second read. */
-async function loadFactsAfter(facts: PlayerFacts, writes: GoalStateWrite[], now: number): Promise<PlayerFacts> {
+async function loadFactsAfter(
+  facts: PlayerFacts,
+  writes: GoalStateWrite[],
+  now: number,
+): Promise<PlayerFacts> {
   const goalStates = new Map(facts.goalStates);
   for (const w of writes) {
     const key = `${w.goalId}|${w.periodKey}`;
     const prev = goalStates.get(key);
     const keepAssigned = w.isActive && prev?.isActive === true;
     let baseline = prev?.baseline ?? null;
-    if (w.isActive && baseline === null && w.baselineStat) baseline = facts.stats.get(w.baselineStat)?.value ?? null;
+    if (w.isActive && baseline === null && w.baselineStat)
+      baseline = facts.stats.get(w.baselineStat)?.value ?? null;
     goalStates.set(key, {
       goalId: w.goalId,
       periodKey: w.periodKey,
@@ -424,7 +465,8 @@ function registerDevRoutes(http: HttpServer, deps: ApiDeps): void {
     const userId = body.userId ?? (service ? 'dev-game-server' : undefined);
     if (typeof userId !== 'string') throw badRequest('userId must be a string', { field: 'userId' });
     checkId(userId, 'userId');
-    if (!deps.devSecret) throw new ApiError(404, 5, 'ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
+    if (!deps.devSecret)
+      throw new ApiError(404, 5, 'ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
     return json(200, await mintToken(deps.devSecret, userId, { service, ttlSeconds: 24 * 3600 }));
   });
   http.route('post', `${b}/dev/clock`, 'dev_clock', async (ctx) => {

@@ -1,6 +1,7 @@
 // Each test file gets its own fresh database on the real PostgreSQL started by scripts/with-services.sh,
 // reachable directly and through PgBouncer (transaction pooling).
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client } from 'pg';
 import { migrate } from '../../app/store/migrate';
 
@@ -48,4 +49,4 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
   };
 }
 
-export const FIXTURES_DIR = process.env.FIXTURES_DIR ?? require('node:path').resolve(__dirname, '../../../shared/fixtures');
+export const FIXTURES_DIR = process.env.FIXTURES_DIR ?? path.resolve(__dirname, '../../../shared/fixtures');

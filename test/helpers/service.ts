@@ -8,6 +8,9 @@ import { createTestDatabase, type TestDatabase } from './db';
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123';
 export const TEST_API_KEY = 'test-api-key-0123456789';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
+type AnyJson = any;
+
 export interface TestService {
   svc: Service;
   db: TestDatabase;
@@ -17,7 +20,13 @@ export interface TestService {
   token(userId: string): Promise<string>;
   serviceToken(): Promise<string>;
   /** fetch against the player API with a player token. */
-  call(userId: string, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    userId: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: AnyJson; headers: Headers }>;
   stop(): Promise<void>;
 }
 

@@ -34,9 +34,17 @@ async function applyEvents(
   now = t.svc.clock.now(),
 ): Promise<void> {
   const catalog = t.svc.catalog.current;
-  const full = changes.map((c) => ({ ...c, userId, eventId: `ev-${process.pid}-${++eventSeq}`, occurredAt: now }));
+  const full = changes.map((c) => ({
+    ...c,
+    userId,
+    eventId: `ev-${process.pid}-${++eventSeq}`,
+    occurredAt: now,
+  }));
   const needs = full.flatMap((c) =>
-    (catalog.baselineSchedulesByStat.get(c.statCode) ?? []).map((s) => ({ statCode: c.statCode, periodKey: periodAt(s, now).key })),
+    (catalog.baselineSchedulesByStat.get(c.statCode) ?? []).map((s) => ({
+      statCode: c.statCode,
+      periodKey: periodAt(s, now).key,
+    })),
   );
   await applyStatChanges(t.svc.db, full, needs, now);
 }
@@ -44,9 +52,18 @@ async function applyEvents(
 async function countAllRows(url: string): Promise<number> {
   const c = new Client({ connectionString: url });
   await c.connect();
-  const tables = ['players', 'stat_values', 'stat_baselines', 'goal_states', 'claims', 'reward_outbox', 'processed_events'];
+  const tables = [
+    'players',
+    'stat_values',
+    'stat_baselines',
+    'goal_states',
+    'claims',
+    'reward_outbox',
+    'processed_events',
+  ];
   let total = 0;
-  for (const table of tables) total += Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+  for (const table of tables)
+    total += Number((await c.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
   await c.end();
   return total;
 }
@@ -100,8 +117,12 @@ describe.each([
     t.svc.catalog.swap(parseCatalog(raw));
     try {
       const list = await t.call('late-default', 'GET', '/v1/challenges?activeOnly=true');
-      const goals = list.body.challenges.flatMap((c: { goals: { goalId: string; isActive: boolean }[] }) => c.goals);
-      expect(goals.find((g: { goalId: string }) => g.goalId === 'brand-new-default')).toMatchObject({ isActive: true });
+      const goals = list.body.challenges.flatMap(
+        (c: { goals: { goalId: string; isActive: boolean }[] }) => c.goals,
+      );
+      expect(goals.find((g: { goalId: string }) => g.goalId === 'brand-new-default')).toMatchObject({
+        isActive: true,
+      });
     } finally {
       t.svc.catalog.swap(original);
     }
@@ -113,7 +134,13 @@ describe.each([
     const c = await t.call('prog-1', 'GET', '/v1/challenges/winter-challenge-2025');
     expect(c.status).toBe(200);
     const tutorial = c.body.goals.find((g: { goalId: string }) => g.goalId === 'complete-tutorial');
-    expect(tutorial).toMatchObject({ progress: 1, target: 1, status: 'completed', locked: false, isActive: true });
+    expect(tutorial).toMatchObject({
+      progress: 1,
+      target: 1,
+      status: 'completed',
+      locked: false,
+      isActive: true,
+    });
     const snowmen = c.body.goals.find((g: { goalId: string }) => g.goalId === 'kill-10-snowmen');
     expect(snowmen).toMatchObject({ locked: false, isActive: false, status: 'not_started' });
   });
@@ -123,46 +150,84 @@ describe.each([
     await applyEvents(t, 'claim-race', [{ statCode: 'tutorial_completed', mode: 'set', value: 1 }]);
     const before = granter.grants.length;
     const claimPath = '/v1/challenges/winter-challenge-2025/goals/complete-tutorial/claim';
-    const answers = await Promise.all([t.call('claim-race', 'POST', claimPath), t.call('claim-race', 'POST', claimPath)]);
+    const answers = await Promise.all([
+      t.call('claim-race', 'POST', claimPath),
+      t.call('claim-race', 'POST', claimPath),
+    ]);
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     const ok = answers.find((a) => a.status === 200)!;
-    expect(ok.body).toMatchObject({ goalId: 'complete-tutorial', status: 'claimed', rewardStatus: 'granted' });
+    expect(ok.body).toMatchObject({
+      goalId: 'complete-tutorial',
+      status: 'claimed',
+      rewardStatus: 'granted',
+    });
     expect(ok.body.reward).toEqual({ type: 'WALLET', rewardId: 'GOLD', quantity: 100 });
     const conflict = answers.find((a) => a.status === 409)!;
     expect(conflict.body).toMatchObject({ code: 6, error: 'GOAL_ALREADY_CLAIMED' });
     expect(granter.grants.length - before).toBe(1);
     const again = await t.call('claim-race', 'GET', '/v1/challenges/winter-challenge-2025');
-    expect(again.body.goals.find((g: { goalId: string }) => g.goalId === 'complete-tutorial').status).toBe('claimed');
+    expect(again.body.goals.find((g: { goalId: string }) => g.goalId === 'complete-tutorial').status).toBe(
+      'claimed',
+    );
   });
 
   test('locked goals cannot be selected or claimed', async () => {
     await t.call('locked-1', 'POST', '/v1/challenges/initialize');
-    const select = await t.call('locked-1', 'PUT', '/v1/challenges/winter-challenge-2025/goals/kill-10-snowmen/active', {
-      isActive: true,
-    });
+    const select = await t.call(
+      'locked-1',
+      'PUT',
+      '/v1/challenges/winter-challenge-2025/goals/kill-10-snowmen/active',
+      {
+        isActive: true,
+      },
+    );
     expect(select.status).toBe(409);
     expect(select.body).toMatchObject({ code: 9, error: 'GOAL_LOCKED' });
-    const claim = await t.call('locked-1', 'POST', '/v1/challenges/winter-challenge-2025/goals/reach-level-5/claim');
+    const claim = await t.call(
+      'locked-1',
+      'POST',
+      '/v1/challenges/winter-challenge-2025/goals/reach-level-5/claim',
+    );
     expect(claim.status).toBe(409);
     expect(claim.body.error).toBe('GOAL_LOCKED');
     // Completing the prerequisite unlocks the selection.
     await applyEvents(t, 'locked-1', [{ statCode: 'tutorial_completed', mode: 'set', value: 1 }]);
-    const ok = await t.call('locked-1', 'PUT', '/v1/challenges/winter-challenge-2025/goals/kill-10-snowmen/active', {
+    const ok = await t.call(
+      'locked-1',
+      'PUT',
+      '/v1/challenges/winter-challenge-2025/goals/kill-10-snowmen/active',
+      {
+        isActive: true,
+      },
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      challengeId: 'winter-challenge-2025',
+      goalId: 'kill-10-snowmen',
       isActive: true,
     });
-    expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ challengeId: 'winter-challenge-2025', goalId: 'kill-10-snowmen', isActive: true });
     expect(typeof ok.body.assignedAt).toBe('string');
   });
 
   test('an inactive completed goal cannot be claimed (409 GOAL_NOT_ACTIVE); an incomplete one gives GOAL_NOT_COMPLETED', async () => {
     await applyEvents(t, 'inactive-1', [{ statCode: 'matches_played', mode: 'set', value: 5 }]);
-    const inactive = await t.call('inactive-1', 'POST', '/v1/challenges/daily-quests/goals/play-3-matches/claim');
+    const inactive = await t.call(
+      'inactive-1',
+      'POST',
+      '/v1/challenges/daily-quests/goals/play-3-matches/claim',
+    );
     expect(inactive.status).toBe(409);
     expect(inactive.body.error).toBe('GOAL_NOT_ACTIVE');
-    const incomplete = await t.call('inactive-1', 'POST', '/v1/challenges/winter-challenge-2025/goals/complete-tutorial/claim');
+    const incomplete = await t.call(
+      'inactive-1',
+      'POST',
+      '/v1/challenges/winter-challenge-2025/goals/complete-tutorial/claim',
+    );
     expect(incomplete.status).toBe(409);
-    expect(incomplete.body).toMatchObject({ error: 'GOAL_NOT_COMPLETED', details: { progress: 0, target: 1 } });
+    expect(incomplete.body).toMatchObject({
+      error: 'GOAL_NOT_COMPLETED',
+      details: { progress: 0, target: 1 },
+    });
   });
 
   test('batch-select with one unknown id changes nothing (404), with one locked id changes nothing (409)', async () => {
@@ -174,14 +239,21 @@ describe.each([
     });
     expect(bad.status).toBe(404);
     expect(bad.body).toMatchObject({ error: 'GOAL_NOT_FOUND', details: { goalId: 'no-such-goal' } });
-    const locked = await t.call('batch-1', 'POST', '/v1/challenges/winter-challenge-2025/goals/batch-select', {
-      goalIds: ['complete-tutorial', 'kill-10-snowmen'],
-    });
+    const locked = await t.call(
+      'batch-1',
+      'POST',
+      '/v1/challenges/winter-challenge-2025/goals/batch-select',
+      {
+        goalIds: ['complete-tutorial', 'kill-10-snowmen'],
+      },
+    );
     expect(locked.status).toBe(409);
     const listAfter = await t.call('batch-1', 'GET', '/v1/challenges/daily-challenges');
     expect(listAfter.body).toEqual(listBefore.body);
     const winter = await t.call('batch-1', 'GET', '/v1/challenges/winter-challenge-2025');
-    expect(winter.body.goals.find((g: { goalId: string }) => g.goalId === 'kill-10-snowmen').isActive).toBe(false);
+    expect(winter.body.goals.find((g: { goalId: string }) => g.goalId === 'kill-10-snowmen').isActive).toBe(
+      false,
+    );
   });
 
   test('batch-select with replaceExisting activates the chosen goals and deactivates the rest', async () => {
@@ -208,7 +280,9 @@ describe.each([
     });
     expect(few.status).toBe(422);
     expect(few.body).toMatchObject({ error: 'INSUFFICIENT_GOALS', details: { available: 0, requested: 2 } });
-    const ok = await t.call('random-1', 'POST', '/v1/challenges/daily-challenges/goals/random-select', { count: 3 });
+    const ok = await t.call('random-1', 'POST', '/v1/challenges/daily-challenges/goals/random-select', {
+      count: 3,
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.selectedGoals).toHaveLength(3);
     expect(new Set(ok.body.selectedGoals.map((g: { goalId: string }) => g.goalId)).size).toBe(3);
@@ -220,13 +294,26 @@ describe.each([
     await t.call('rot-1', 'POST', '/v1/challenges/initialize');
     await applyEvents(t, 'rot-1', [{ statCode: 'kills', mode: 'increment', value: 12 }]);
     const today = await t.call('rot-1', 'GET', '/v1/challenges/rotation-daily');
-    const goal = (b: { goals: { goalId: string }[] }) => b.goals.find((g) => g.goalId === 'daily-challenges-goal-01') as Record<string, unknown>;
-    expect(goal(today.body)).toMatchObject({ progress: 10, status: 'completed', expiresAt: '2026-03-11T00:00:00.000Z' });
+    const goal = (b: { goals: { goalId: string }[] }) =>
+      b.goals.find((g) => g.goalId === 'daily-challenges-goal-01') as Record<string, unknown>;
+    expect(goal(today.body)).toMatchObject({
+      progress: 10,
+      status: 'completed',
+      expiresAt: '2026-03-11T00:00:00.000Z',
+    });
 
     clock.set(Date.parse('2026-03-11T00:00:30Z'));
     const tomorrow = await t.call('rot-1', 'GET', '/v1/challenges/rotation-daily');
-    expect(goal(tomorrow.body)).toMatchObject({ progress: 0, status: 'not_started', expiresAt: '2026-03-12T00:00:00.000Z' });
-    const claim = await t.call('rot-1', 'POST', '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim');
+    expect(goal(tomorrow.body)).toMatchObject({
+      progress: 0,
+      status: 'not_started',
+      expiresAt: '2026-03-12T00:00:00.000Z',
+    });
+    const claim = await t.call(
+      'rot-1',
+      'POST',
+      '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim',
+    );
     expect(claim.status).toBe(409);
     expect(claim.body.error).toBe('GOAL_NOT_COMPLETED');
 
@@ -246,11 +333,19 @@ describe.each([
   test('a daily claim made yesterday does not block today, and today the goal can be claimed again', async () => {
     clock.set(Date.parse('2026-04-01T12:00:00Z'));
     await applyEvents(t, 'rot-2', [{ statCode: 'kills', mode: 'increment', value: 10 }]);
-    const first = await t.call('rot-2', 'POST', '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim');
+    const first = await t.call(
+      'rot-2',
+      'POST',
+      '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim',
+    );
     expect(first.status).toBe(200);
     clock.set(Date.parse('2026-04-02T12:00:00Z'));
     await applyEvents(t, 'rot-2', [{ statCode: 'kills', mode: 'increment', value: 10 }]);
-    const second = await t.call('rot-2', 'POST', '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim');
+    const second = await t.call(
+      'rot-2',
+      'POST',
+      '/v1/challenges/rotation-daily/goals/daily-challenges-goal-01/claim',
+    );
     expect(second.status).toBe(200);
   });
 
@@ -270,20 +365,28 @@ describe.each([
       const bad = await fetch(`${t.base}/v1/challenges`, { headers: { authorization: 'Bearer not.a.jwt' } });
       expect(bad.status).toBe(401);
       const wrongKey = await mintToken('another-secret-another-secret-0000', 'p');
-      const forged = await fetch(`${t.base}/v1/challenges`, { headers: { authorization: `Bearer ${wrongKey.token}` } });
+      const forged = await fetch(`${t.base}/v1/challenges`, {
+        headers: { authorization: `Bearer ${wrongKey.token}` },
+      });
       expect(forged.status).toBe(401);
-      expect((await forged.json()).code).toBe(16);
+      expect(((await forged.json()) as { code: number }).code).toBe(16);
     });
 
     test('403 for a service credential on a player route', async () => {
       const svcToken = (await mintToken(TEST_SECRET, 'game-server', { service: true })).token;
-      const res = await fetch(`${t.base}/v1/challenges`, { headers: { authorization: `Bearer ${svcToken}` } });
+      const res = await fetch(`${t.base}/v1/challenges`, {
+        headers: { authorization: `Bearer ${svcToken}` },
+      });
       expect(res.status).toBe(403);
       shape(await res.json());
     });
 
     test('404 for unknown challenge, unknown goal and unknown route', async () => {
-      for (const p of ['/v1/challenges/nope', '/v1/challenges/daily-quests/goals/nope/claim', '/v1/nothing-here']) {
+      for (const p of [
+        '/v1/challenges/nope',
+        '/v1/challenges/daily-quests/goals/nope/claim',
+        '/v1/nothing-here',
+      ]) {
         const method = p.endsWith('claim') ? 'POST' : 'GET';
         const res = await t.call('err-404', method, p);
         expect(res.status).toBe(404);
@@ -298,7 +401,11 @@ describe.each([
         ['PUT', '/v1/challenges/daily-quests/goals/login-today/active', [true]],
         ['POST', '/v1/challenges/daily-quests/goals/batch-select', { goalIds: 'login-today' }],
         ['POST', '/v1/challenges/daily-quests/goals/batch-select', { goalIds: [1, 2] }],
-        ['POST', '/v1/challenges/daily-quests/goals/batch-select', { goalIds: ['login-today'], replaceExisting: 'no' }],
+        [
+          'POST',
+          '/v1/challenges/daily-quests/goals/batch-select',
+          { goalIds: ['login-today'], replaceExisting: 'no' },
+        ],
         ['POST', '/v1/challenges/daily-quests/goals/random-select', { count: 0 }],
         ['POST', '/v1/challenges/daily-quests/goals/random-select', { count: 99 }],
         ['POST', '/v1/challenges/daily-quests/goals/random-select', { count: 1.5 }],
@@ -317,7 +424,9 @@ describe.each([
     });
 
     test('400 names the offending field', async () => {
-      const res = await t.call('err-field', 'POST', '/v1/challenges/daily-quests/goals/random-select', { count: 'x' });
+      const res = await t.call('err-field', 'POST', '/v1/challenges/daily-quests/goals/random-select', {
+        count: 'x',
+      });
       expect(res.body.details.field).toBe('count');
       expect(res.body.message).toContain('count');
     });
@@ -337,7 +446,9 @@ describe.each([
     test('x-request-id is propagated when valid and generated otherwise', async () => {
       const given = await t.call('rid', 'GET', '/v1/challenges', undefined, { 'x-request-id': 'abc-123' });
       expect(given.headers.get('x-request-id')).toBe('abc-123');
-      const generated = await t.call('rid', 'GET', '/v1/challenges', undefined, { 'x-request-id': 'bad id with spaces' });
+      const generated = await t.call('rid', 'GET', '/v1/challenges', undefined, {
+        'x-request-id': 'bad id with spaces',
+      });
       expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
   });
@@ -391,7 +502,10 @@ describe('dev routes', () => {
       expect(Date.parse(expiresAt)).toBeGreaterThan(Date.now());
       const list = await fetch(`${t.base}/v1/challenges`, { headers: { authorization: `Bearer ${token}` } });
       expect(list.status).toBe(200);
-      const clock = await fetch(`${t.base}/dev/clock`, { method: 'POST', body: '{"now":"2030-01-01T00:00:00Z"}' });
+      const clock = await fetch(`${t.base}/dev/clock`, {
+        method: 'POST',
+        body: '{"now":"2030-01-01T00:00:00Z"}',
+      });
       expect(((await clock.json()) as { now: string }).now.startsWith('2030-01-01T00:00:0')).toBe(true);
       const bad = await fetch(`${t.base}/dev/clock`, { method: 'POST', body: '{"now":"soon"}' });
       expect(bad.status).toBe(400);
