@@ -110,3 +110,10 @@ bench-quick: deps build tools
 bench-events: deps build tools
 	$(BENCH_COMPILE)
 	node .tmp/bench-build/bench.js --profile full --only events --out loadtest/results/$$(date +%F)-events $(BENCH_ARGS)
+
+# --- Kubernetes: cdk8s constructs -> charts/challenge-service (templates, values, schema) ----
+.PHONY: chart
+chart: deps-node $(HELM)
+	rm -rf .tmp/cdk8s-build && npx tsc -p cdk8s/tsconfig.json
+	node .tmp/cdk8s-build/cdk8s/synth.js
+	$(HELM) lint charts/challenge-service

@@ -29,21 +29,35 @@ export class ApiError extends Error {
   }
 
   body(): string {
-    return JSON.stringify({ code: this.code, message: this.message, error: this.error, details: this.details });
+    return JSON.stringify({
+      code: this.code,
+      message: this.message,
+      error: this.error,
+      details: this.details,
+    });
   }
 }
 
-export const badRequest = (message: string, details: Record<string, unknown> = {}, error = 'INVALID_REQUEST') =>
-  new ApiError(400, GRPC.INVALID_ARGUMENT, error, message, details);
+export const badRequest = (
+  message: string,
+  details: Record<string, unknown> = {},
+  error = 'INVALID_REQUEST',
+) => new ApiError(400, GRPC.INVALID_ARGUMENT, error, message, details);
 export const unauthorized = (message = 'missing or invalid bearer token') =>
   new ApiError(401, GRPC.UNAUTHENTICATED, 'UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new ApiError(403, GRPC.PERMISSION_DENIED, 'FORBIDDEN', message);
 export const notFound = (message: string, details: Record<string, unknown> = {}, error = 'NOT_FOUND') =>
   new ApiError(404, GRPC.NOT_FOUND, error, message, details);
 export const payloadTooLarge = (limit: number) =>
-  new ApiError(413, GRPC.INVALID_ARGUMENT, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { limit });
-export const unavailable = (message: string, retryAfter: number, error = 'OVERLOADED', details: Record<string, unknown> = {}) =>
-  new ApiError(503, GRPC.UNAVAILABLE, error, message, details, retryAfter);
+  new ApiError(413, GRPC.INVALID_ARGUMENT, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, {
+    limit,
+  });
+export const unavailable = (
+  message: string,
+  retryAfter: number,
+  error = 'OVERLOADED',
+  details: Record<string, unknown> = {},
+) => new ApiError(503, GRPC.UNAVAILABLE, error, message, details, retryAfter);
 export const tooManyRequests = (message: string, retryAfter: number, details: Record<string, unknown> = {}) =>
   new ApiError(429, GRPC.RESOURCE_EXHAUSTED, 'RATE_LIMITED', message, details, retryAfter);
 export const internal = (requestId: string) =>
@@ -63,4 +77,17 @@ const DOMAIN_STATUS: Record<DomainErrorId, [number, number]> = {
 export function fromDomain(e: DomainError): ApiError {
   const [status, code] = DOMAIN_STATUS[e.error];
   return new ApiError(status, code, e.error, e.message, e.details);
+}
+
+/** Connection-level database failures (server down, restarting, pool exhausted past its timeout):
+ *  the request may succeed on retry, so they are answered 503 rather than 500. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return true;
+    // 08xxx connection exceptions, 57P0x admin/crash shutdown, 53300 too many connections
+    if (/^(08|57P0)/.test(code) || code === '53300') return true;
+  }
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(e.message);
 }

@@ -2,7 +2,14 @@
 // a deadline per request (answered 503 when it passes, never left hanging), error mapping.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ApiError, badRequest, internal, payloadTooLarge, unavailable } from './errors';
+import {
+  ApiError,
+  badRequest,
+  internal,
+  isDatabaseUnavailable,
+  payloadTooLarge,
+  unavailable,
+} from './errors';
 
 export interface Reply {
   status: number;
@@ -95,6 +102,9 @@ export function parseJson(body: Buffer): unknown {
 }
 
 export class HttpServer {
+  /** Every registered route (method + uWS pattern), for the OpenAPI conformance test. */
+  readonly routes: { method: string; pattern: string }[] = [];
+
   constructor(
     readonly app: TemplatedApp,
     private readonly hooks: HttpHooks,
@@ -110,6 +120,7 @@ export class HttpServer {
     const maxBody = opts.maxBody ?? this.hooks.maxBody;
     const hasBody = method === 'post' || method === 'put';
     const paramCount = (pattern.match(/\/:/g) ?? []).length;
+    this.routes.push({ method: method === 'del' ? 'DELETE' : method.toUpperCase(), pattern });
     this.app[method](pattern, (res, req) =>
       this.serve(res, req, method.toUpperCase(), routeName, handler, hasBody, maxBody, paramCount),
     );
@@ -170,6 +181,13 @@ export class HttpServer {
     };
     const fail = (e: unknown): void => {
       if (e instanceof ApiError) return finish(errorReply(e));
+      if (isDatabaseUnavailable(e)) {
+        return finish(
+          errorReply(
+            unavailable('database unavailable; retry shortly', jitteredRetryAfter(2), 'DATABASE_UNAVAILABLE'),
+          ),
+        );
+      }
       this.hooks.onError?.(e, { route: routeName, requestId });
       finish(errorReply(internal(requestId)));
     };

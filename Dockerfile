@@ -1,0 +1,29 @@
+# One image, three roles (ROLE=api|worker|migrate). Built in two stages so the runtime image
+# carries production dependencies and compiled JavaScript only.
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY app ./app
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOME=/tmp
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY migrations ./migrations
+COPY examples ./examples
+# Numeric, non-root, and the same uid/gid the chart runs as (podSecurity.runAsUser).
+# Nothing is written at runtime outside /tmp, so the root filesystem can be read-only.
+USER 10001:10001
+EXPOSE 8080 9090
+# Node itself is PID 1 and the service handles SIGTERM (drain, then exit); no npm wrapper.
+# Health is checked by the Kubernetes probes on the ops port, not by the image.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/app/main.js"]

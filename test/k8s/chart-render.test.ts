@@ -1,0 +1,397 @@
+// The rendered chart, as an SRE would install it: lint, render, schema-validate, and the
+// operational promises (autoscaling metrics, budgets, security, secrets, timeouts).
+import YAML from 'yaml';
+import {
+  API_PODS_METRIC_NAME,
+  apiLoadPerPodQuery,
+  streamLagQuery,
+  WORKER_EXTERNAL_METRIC_NAME,
+} from '../../app/ops/autoscaling';
+import {
+  buildK6Models,
+  CHART_DIR,
+  effectiveValues,
+  get,
+  helm,
+  type K8sObject,
+  ofKind,
+  one,
+  removeDir,
+  render,
+  renderText,
+  VALUE_SETS,
+  validateObjects,
+  valuesFile,
+} from './helpers';
+
+type Container = Record<string, unknown> & { name: string };
+type PodSpec = { containers: Container[]; securityContext?: Record<string, unknown>; volumes?: unknown[] };
+
+const SETS = [undefined, ...VALUE_SETS] as const;
+const label = (set: string | undefined) => set ?? 'defaults';
+const renders = new Map(SETS.map((s) => [label(s), render({ valueSet: s })]));
+const objectsOf = (set: string | undefined): K8sObject[] => renders.get(label(set))!;
+
+let k6Dir = '';
+beforeAll(async () => {
+  k6Dir = await buildK6Models();
+});
+afterAll(() => removeDir(k6Dir));
+
+describe.each(SETS.map((s) => [label(s), s]))('chart with %s', (_name, set) => {
+  it('passes helm lint', () => {
+    const r = helm(['lint', CHART_DIR, ...(set ? ['-f', valuesFile(set)] : [])]);
+    expect(r.stderr + r.stdout).toContain('0 chart(s) failed');
+    expect(r.status).toBe(0);
+  });
+
+  it('renders objects that all validate against their Kubernetes / CRD schemas', () => {
+    const objects = objectsOf(set);
+    expect(objects.length).toBeGreaterThan(5);
+    expect(validateObjects(objects, k6Dir)).toEqual([]);
+  });
+
+  it('every container has requests, limits, non-root, read-only root, no escalation, drop ALL', () => {
+    for (const { kind, name, pod } of podSpecs(objectsOf(set))) {
+      for (const c of pod.containers) {
+        const where = `${kind}/${name}/${c.name}`;
+        for (const r of ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory']) {
+          expect([where, r, get(c.resources, r) !== undefined]).toEqual([where, r, true]);
+        }
+        const sc = c.securityContext as Record<string, unknown>;
+        expect([where, sc.runAsNonRoot, typeof sc.runAsUser, sc.readOnlyRootFilesystem]).toEqual([
+          where,
+          true,
+          'number',
+          true,
+        ]);
+        expect(sc.runAsUser).toBeGreaterThan(0);
+        expect(sc.allowPrivilegeEscalation).toBe(false);
+        expect(get(sc, 'capabilities.drop')).toContain('ALL');
+        expect(get(sc, 'seccompProfile.type') ?? get(pod.securityContext, 'seccompProfile.type')).toBe(
+          'RuntimeDefault',
+        );
+      }
+    }
+  });
+
+  it('every long-running container has startup, readiness and liveness probes', () => {
+    const deployments = podSpecs(objectsOf(set)).filter((p) => p.kind === 'Deployment');
+    expect(deployments.length).toBeGreaterThanOrEqual(2);
+    for (const { name, pod } of deployments) {
+      for (const c of pod.containers) {
+        for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          expect([name, probe, c[probe] !== undefined]).toEqual([name, probe, true]);
+        }
+      }
+    }
+  });
+
+  it('service containers probe /healthz and /readyz on the ops port and get an emptyDir /tmp', () => {
+    for (const { name, pod } of podSpecs(objectsOf(set)).filter((p) => /-(api|worker)$/.test(p.name))) {
+      const c = pod.containers[0]!;
+      expect([name, get(c, 'readinessProbe.httpGet')]).toEqual([name, { path: '/readyz', port: 'ops' }]);
+      expect([name, get(c, 'livenessProbe.httpGet')]).toEqual([name, { path: '/healthz', port: 'ops' }]);
+      const tmp = (c.volumeMounts as { name: string; mountPath: string }[]).find(
+        (m) => m.mountPath === '/tmp',
+      );
+      const volume = (pod.volumes as { name: string; emptyDir?: unknown }[]).find(
+        (v) => v.name === tmp?.name,
+      );
+      expect([name, volume?.emptyDir !== undefined]).toEqual([name, true]);
+    }
+  });
+
+  it('every PodDisruptionBudget leaves at least one pod evictable at the lowest replica count', () => {
+    const objects = objectsOf(set);
+    const pdbs = ofKind(objects, 'PodDisruptionBudget');
+    expect(pdbs.length).toBeGreaterThanOrEqual(2);
+    for (const pdb of pdbs) {
+      const deployment = one(objects, 'Deployment', pdb.metadata.name.replace(/^rel-challenge-service/, ''));
+      const scaler = objects.find(
+        (o) =>
+          (o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject') &&
+          get(o, 'spec.scaleTargetRef.name') === deployment.metadata.name,
+      );
+      const lowest = scaler
+        ? ((get(scaler, 'spec.minReplicas') ?? get(scaler, 'spec.minReplicaCount')) as number)
+        : (get(deployment, 'spec.replicas') as number);
+      expect([pdb.metadata.name, (get(pdb, 'spec.minAvailable') as number) < lowest]).toEqual([
+        pdb.metadata.name,
+        true,
+      ]);
+    }
+  });
+
+  it('contains no Secret and no secret value: credentials come only through secretKeyRef', () => {
+    const objects = objectsOf(set);
+    const text = renderText({ valueSet: set });
+    expect(ofKind(objects, 'Secret')).toEqual([]);
+    expect(text).not.toMatch(/password\s*[:=]\s*\S+/i);
+    expect(text).not.toMatch(/\b(postgres(ql)?|rediss?):\/\/[^\s/@"]+:[^\s/@"]+@/);
+    for (const { name, pod } of podSpecs(objects)) {
+      for (const c of pod.containers) {
+        for (const env of (c.env ?? []) as { name: string; value?: string; valueFrom?: unknown }[]) {
+          if (/(DATABASE|REDIS)_.*URL|SECRET|PASSWORD|PEM|API_KEYS/.test(env.name)) {
+            expect([name, env.name, get(env, 'valueFrom.secretKeyRef.name')]).toEqual([
+              name,
+              env.name,
+              effectiveValues(set).secrets && get(effectiveValues(set), 'secrets.name'),
+            ]);
+          }
+        }
+      }
+    }
+  });
+});
+
+function podSpecs(objects: K8sObject[]): { kind: string; name: string; pod: PodSpec }[] {
+  const out: { kind: string; name: string; pod: PodSpec }[] = [];
+  for (const o of objects) {
+    if (o.kind === 'Deployment' || o.kind === 'Job') {
+      out.push({ kind: o.kind, name: o.metadata.name, pod: get(o, 'spec.template.spec') as PodSpec });
+    }
+    if (o.kind === 'TestRun') {
+      // The k6 runner: the operator builds its pod from these fields.
+      const runner = get(o, 'spec.runner') as Record<string, unknown>;
+      out.push({
+        kind: o.kind,
+        name: o.metadata.name,
+        pod: {
+          securityContext: runner.securityContext as Record<string, unknown>,
+          containers: [
+            { name: 'k6', resources: runner.resources, securityContext: runner.containerSecurityContext },
+          ],
+        },
+      });
+    }
+  }
+  return out;
+}
+
+describe('autoscaling', () => {
+  it('hpa mode: the api HPA reads the per-pod metric and CPU, the worker HPA the external lag metric', () => {
+    const objects = objectsOf(undefined);
+    expect(ofKind(objects, 'ScaledObject')).toEqual([]);
+    const api = one(objects, 'HorizontalPodAutoscaler', '-api');
+    const metrics = get(api, 'spec.metrics') as Record<string, unknown>[];
+    expect(metrics.map((m) => m.type)).toEqual(['Pods', 'Resource']);
+    expect(get(metrics[0], 'pods.metric.name')).toBe(API_PODS_METRIC_NAME);
+    expect(get(metrics[1], 'resource.name')).toBe('cpu');
+    const worker = one(objects, 'HorizontalPodAutoscaler', '-worker');
+    expect(get(worker, 'spec.metrics.0.type')).toBe('External');
+    expect(get(worker, 'spec.metrics.0.external.metric.name')).toBe(WORKER_EXTERNAL_METRIC_NAME);
+    expect(get(api, 'spec.scaleTargetRef.name')).toBe(one(objects, 'Deployment', '-api').metadata.name);
+  });
+
+  it('hpa mode: Deployments leave replicas to the autoscaler', () => {
+    const objects = objectsOf(undefined);
+    expect(get(one(objects, 'Deployment', '-api'), 'spec.replicas')).toBeUndefined();
+    expect(get(one(objects, 'Deployment', '-worker'), 'spec.replicas')).toBeUndefined();
+  });
+
+  it('prometheus-adapter rules expose exactly the metrics the HPAs read, with the shared queries', () => {
+    const cm = one(objectsOf(undefined), 'ConfigMap', '-adapter-rules');
+    const config = YAML.parse(cm.data!['config.yaml']!) as {
+      rules: { name: { as: string }; metricsQuery: string }[];
+      externalRules: { name: { as: string }; metricsQuery: string }[];
+    };
+    expect(config.rules.map((r) => [r.name.as, r.metricsQuery])).toEqual([
+      [API_PODS_METRIC_NAME, apiLoadPerPodQuery('<<.LabelMatchers>>')],
+    ]);
+    expect(config.externalRules.map((r) => [r.name.as, r.metricsQuery])).toEqual([
+      [WORKER_EXTERNAL_METRIC_NAME, streamLagQuery('<<.LabelMatchers>>')],
+    ]);
+  });
+
+  it('keda mode: ScaledObjects run the shared queries scoped to the release, and no HPA is rendered', () => {
+    const objects = objectsOf('production-keda');
+    expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
+    expect(objects.find((o) => o.metadata.name.endsWith('-adapter-rules'))).toBeUndefined();
+    const api = one(objects, 'ScaledObject', '-api');
+    const sel = (c: string) => `namespace="games",service="rel-challenge-service-${c}"`;
+    expect(get(api, 'spec.triggers.0.metadata.query')).toBe(`sum(${apiLoadPerPodQuery(sel('api'))})`);
+    expect(get(api, 'spec.triggers.0.metadata.threshold')).toBe('48');
+    expect(get(api, 'spec.triggers.1.type')).toBe('cpu');
+    expect(get(api, 'spec.minReplicaCount')).toBe(4);
+    expect(get(api, 'spec.maxReplicaCount')).toBe(50);
+    const worker = one(objects, 'ScaledObject', '-worker');
+    expect(get(worker, 'spec.triggers.0.metadata.query')).toBe(streamLagQuery(sel('worker')));
+  });
+
+  it('autoscaling off: no HPA or ScaledObject, Deployments carry fixed replicas', () => {
+    const objects = objectsOf('minimal');
+    expect([...ofKind(objects, 'HorizontalPodAutoscaler'), ...ofKind(objects, 'ScaledObject')]).toEqual([]);
+    expect(get(one(objects, 'Deployment', '-api'), 'spec.replicas')).toBe(1);
+  });
+});
+
+describe('PgBouncer', () => {
+  const poolFacts = (objects: K8sObject[]) => {
+    const ini = one(objects, 'ConfigMap', '-pgbouncer').data!['pgbouncer.ini']!;
+    const setting = (k: string) => Number(new RegExp(`^${k} = (\\d+)$`, 'm').exec(ini)?.[1]);
+    const deployment = one(objects, 'Deployment', '-pgbouncer');
+    return {
+      ini,
+      pool: setting('default_pool_size'),
+      reserve: setting('reserve_pool_size'),
+      maxDb: setting('max_db_connections'),
+      replicas: get(deployment, 'spec.replicas') as number,
+      surge: get(deployment, 'spec.strategy.rollingUpdate.maxSurge') as number,
+    };
+  };
+
+  it.each(['defaults', 'production-keda'])(
+    '%s: total server connections at max replicas fit PostgreSQL max_connections minus reserved',
+    (name) => {
+      const set = name === 'defaults' ? undefined : name;
+      const f = poolFacts(objectsOf(set));
+      const values = effectiveValues(set);
+      const budget =
+        (get(values, 'postgres.maxConnections') as number) -
+        (get(values, 'postgres.reservedConnections') as number);
+      expect(f.surge).toBe(0);
+      expect(f.pool).toBeGreaterThan(0);
+      expect((f.replicas + f.surge) * (f.pool + f.reserve)).toBeLessThanOrEqual(budget);
+      expect(f.replicas * f.maxDb).toBeLessThanOrEqual(budget);
+      expect(f.ini).toMatch(/^pool_mode = transaction$/m);
+    },
+  );
+
+  it.each([
+    [100, 10, 1],
+    [100, 10, 4],
+    [500, 25, 7],
+    [60, 5, 3],
+  ])('max_connections %i, reserved %i, %i replicas: pool derived to fit', (max, reserved, replicas) => {
+    const f = poolFacts(
+      render({
+        set: [
+          `postgres.maxConnections=${max}`,
+          `postgres.reservedConnections=${reserved}`,
+          `pgbouncer.replicas=${replicas}`,
+          `pgbouncer.minAvailable=${replicas - 1}`,
+        ],
+      }),
+    );
+    expect(f.replicas).toBe(replicas);
+    expect(replicas * (f.pool + f.reserve)).toBeLessThanOrEqual(max - reserved);
+    // and not wastefully small: one more per instance would break the budget
+    expect(replicas * (f.pool + 1 + f.reserve)).toBeGreaterThan(max - reserved);
+  });
+
+  it('refuses to render when the PostgreSQL budget cannot give each PgBouncer a pool', () => {
+    expect(() => render({ set: ['postgres.maxConnections=20', 'pgbouncer.replicas=8'] })).toThrow(
+      /leaves no pool/,
+    );
+  });
+
+  it('pgbouncer disabled: no PgBouncer objects, api egress goes to the PostgreSQL peers', () => {
+    const objects = objectsOf('external');
+    expect(objects.filter((o) => o.metadata.name.includes('pgbouncer'))).toEqual([]);
+    const egress = get(one(objects, 'NetworkPolicy', '-api'), 'spec.egress') as Record<string, unknown>[];
+    expect(egress).toContainEqual({
+      to: [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+      ports: [{ port: 5432, protocol: 'TCP' }],
+    });
+    expect(egress).toContainEqual({
+      to: [{ ipBlock: { cidr: '10.30.0.0/24' } }],
+      ports: [{ port: 6380, protocol: 'TCP' }],
+    });
+  });
+});
+
+describe('ingress', () => {
+  const annotation = (o: K8sObject, k: string) =>
+    o.metadata.annotations?.[`nginx.ingress.kubernetes.io/${k}`];
+
+  it.each([
+    [undefined, 2000],
+    [4500, 4500],
+  ])('proxy timeouts sit just above the request deadline (REQUEST_DEADLINE_MS=%s)', (setMs, deadlineMs) => {
+    const objects = render({ set: setMs ? [`config.requestDeadlineMs=${setMs}`] : [] });
+    const api = one(objects, 'Ingress', '-api-ingress');
+    const expected = String(Math.ceil(deadlineMs / 1000) + 1);
+    expect(annotation(api, 'proxy-read-timeout')).toBe(expected);
+    expect(annotation(api, 'proxy-send-timeout')).toBe(expected);
+    expect(Number(annotation(api, 'proxy-connect-timeout'))).toBeLessThanOrEqual(deadlineMs / 1000);
+    const env = get(one(objects, 'Deployment', '-api'), 'spec.template.spec.containers.0.env') as {
+      name: string;
+      value: string;
+    }[];
+    expect(env.find((e) => e.name === 'REQUEST_DEADLINE_MS')?.value).toBe(String(deadlineMs));
+  });
+
+  it('the WebSocket path has its own Ingress with HTTP/1.1 and a long idle timeout', () => {
+    const ws = one(objectsOf(undefined), 'Ingress', '-api-ws-ingress');
+    expect(get(ws, 'spec.rules.0.http.paths.0.path')).toBe('/challenge/v1/ws');
+    expect(annotation(ws, 'proxy-http-version')).toBe('1.1');
+    expect(Number(annotation(ws, 'proxy-read-timeout'))).toBeGreaterThanOrEqual(3600);
+  });
+
+  it('api NetworkPolicy admits only the ingress controller on 8080 and Prometheus on 9090', () => {
+    const rules = get(one(objectsOf(undefined), 'NetworkPolicy', '-api'), 'spec.ingress') as Record<
+      string,
+      unknown
+    >[];
+    expect(rules.map((r) => [get(r, 'ports.0.port'), get(r, 'from.0.podSelector.matchLabels')])).toEqual([
+      [8080, { 'app.kubernetes.io/name': 'ingress-nginx' }],
+      [9090, { 'app.kubernetes.io/name': 'prometheus' }],
+    ]);
+  });
+});
+
+describe('migration hook and load test', () => {
+  it('the migration Job is a pre-install/pre-upgrade hook using the direct database URL', () => {
+    const job = one(objectsOf(undefined), 'Job', '-migrate');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    const env = get(job, 'spec.template.spec.containers.0.env') as Record<string, unknown>[];
+    expect(env).toContainEqual({ name: 'ROLE', value: 'migrate' });
+    expect(env).toContainEqual({
+      name: 'DATABASE_DIRECT_URL',
+      valueFrom: { secretKeyRef: { name: 'challenge-service', key: 'database-direct-url' } },
+    });
+    const policy = one(objectsOf(undefined), 'NetworkPolicy', '-migrate');
+    expect(policy.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+  });
+
+  it('the k6 TestRun renders only when enabled, writing to Prometheus remote write', () => {
+    expect(ofKind(objectsOf(undefined), 'TestRun')).toEqual([]);
+    const run = one(objectsOf('production-keda'), 'TestRun', '-loadtest');
+    expect(get(run, 'spec.parallelism')).toBe(8);
+    expect(get(run, 'spec.script.configMap')).toEqual({ name: 'challenge-loadtest', file: 'scenario.js' });
+    expect(get(run, 'spec.arguments')).toContain('--out experimental-prometheus-rw');
+    const env = get(run, 'spec.runner.env') as { name: string }[];
+    expect(env.map((e) => e.name)).toContain('K6_PROMETHEUS_RW_SERVER_URL');
+  });
+});
+
+describe('schema validation', () => {
+  it('reports an object of an unknown kind', () => {
+    const problems = validateObjects(
+      [{ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }],
+      k6Dir,
+    );
+    expect(problems).toEqual([expect.objectContaining({ key: 'example.com/v1/Widget' })]);
+  });
+
+  it('reports an object that breaks its schema', () => {
+    const bad = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x' },
+      spec: { replicas: 'two' },
+    };
+    expect(validateObjects([bad], k6Dir)).toHaveLength(1);
+  });
+
+  it('reports a TestRun that breaks the generated k6 schema', () => {
+    const bad = {
+      apiVersion: 'k6.io/v1alpha1',
+      kind: 'TestRun',
+      metadata: { name: 'x' },
+      spec: { parallelism: 'many' },
+    };
+    expect(validateObjects([bad], k6Dir)).toHaveLength(1);
+  });
+});
