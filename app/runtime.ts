@@ -110,11 +110,12 @@ export async function startService(
 
   const roles: ('api' | 'worker')[] =
     cfg.ROLE === 'all' ? ['api', 'worker'] : cfg.ROLE === 'api' ? ['api'] : ['worker'];
-  const loaded: Module[] = [];
+  // A factory runs once per role this process has; player-port routes come only from the api role.
+  const loaded: (Module & { role?: 'api' | 'worker' })[] = [];
   for (const role of roles) {
     for (const factory of modules) {
       const m = await factory({ cfg, db, catalog, clock, log, auth, granter, role });
-      if (m) loaded.push(m);
+      if (m) loaded.push({ ...m, role });
     }
   }
 
@@ -145,7 +146,7 @@ export async function startService(
       deadlineMs: cfg.REQUEST_DEADLINE_MS,
       maxBody: cfg.MAX_BODY_BYTES,
       draining: () => draining,
-      extraRoutes: loaded.flatMap((m) => (m.routes ? [m.routes] : [])),
+      extraRoutes: loaded.flatMap((m) => (m.routes && m.role === 'api' ? [m.routes] : [])),
     });
   }
 
@@ -157,7 +158,8 @@ export async function startService(
   const opsApp = createOpsApp({
     checks,
     draining: () => draining,
-    admin: loaded.flatMap((m) => (m.admin ? [m.admin] : [])),
+    // One admin router per module name, even when the module runs for both roles.
+    admin: [...new Map(loaded.flatMap((m) => (m.admin ? [[m.name, m.admin] as const] : []))).values()],
   });
   const ops = await listenOps(opsApp, cfg.HOST, cfg.OPS_PORT);
   const opsPort = (ops.address() as { port: number }).port;

@@ -82,12 +82,16 @@ export function fromDomain(e: DomainError): ApiError {
 /** Connection-level database failures (server down, restarting, pool exhausted past its timeout):
  *  the request may succeed on retry, so they are answered 503 rather than 500. */
 export function isDatabaseUnavailable(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  const code = (e as { code?: unknown }).code;
+  // No instanceof: errors from node's net layer may come from another realm (e.g. under jest).
+  if (typeof e !== 'object' || e === null) return false;
+  const { code, message } = e as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return true;
     // 08xxx connection exceptions, 57P0x admin/crash shutdown, 53300 too many connections
     if (/^(08|57P0)/.test(code) || code === '53300') return true;
   }
-  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(e.message);
+  return (
+    typeof message === 'string' &&
+    /timeout exceeded when trying to connect|Connection terminated|Query read timeout/i.test(message)
+  );
 }
