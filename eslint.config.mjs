@@ -2,7 +2,20 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'charts/**', 'loadtest/results/**', '.tools/**', '.data/**', 'dashboards/generated/**', '*.js', '*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'charts/**',
+      'loadtest/results/**',
+      '.tools/**',
+      '.data/**',
+      '.tmp/**',
+      'dashboards/generated/**',
+      '*.js',
+      '*.mjs',
+    ],
+  },
   ...tseslint.configs.strict,
   prettier,
   {

@@ -5,7 +5,8 @@ import path from 'node:path';
 function findRoot(start: string): string {
   let dir = start;
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'migrations'))) return dir;
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'migrations')))
+      return dir;
     const up = path.dirname(dir);
     if (up === dir) return path.resolve(start, '../..');
     dir = up;

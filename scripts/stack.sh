@@ -95,10 +95,11 @@ ENV
     exit 1
   fi
 
-  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops nohup node dist/app/main.js >"$dir/api.log" 2>&1 &
-    echo $! >"$dir/api.pid")
-  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops nohup node dist/app/main.js >"$dir/worker.log" 2>&1 &
-    echo $! >"$dir/worker.pid")
+  # exec: the recorded pid is node itself; all fds redirected so callers' pipes are not held open
+  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops exec nohup node dist/app/main.js </dev/null >"$dir/api.log" 2>&1) &
+  echo $! >"$dir/api.pid"
+  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops exec nohup node dist/app/main.js </dev/null >"$dir/worker.log" 2>&1) &
+  echo $! >"$dir/worker.pid"
 
   wait_ready api "http://127.0.0.1:$ops/readyz" "$dir/api.log" "$dir/api.pid" || exit 1
   wait_ready worker "http://127.0.0.1:$wops/readyz" "$dir/worker.log" "$dir/worker.pid" || exit 1

@@ -1,5 +1,6 @@
 // Admission seams the api calls on every request. The defaults admit everything; the burst
-// protection (adaptive limit, deadline queue, Redis limiters) plugs in behind the same interfaces.
+// protection (adaptive limit, deadline queue, Redis limiters) plugs in behind the same interfaces:
+// setup.ts builds it from config; docs/ADMISSION.md explains it.
 
 /** Priority classes: claims and returning players before new-player initialisation; events apart. */
 export type AdmissionClass = 'claim' | 'player' | 'init' | 'events' | 'read';

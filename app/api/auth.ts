@@ -2,7 +2,16 @@
 // the player id. Services (events, admin): an API key from a Secret, or a JWT whose `scope` claim
 // holds the configured service scope. A player token on a service route is 403, not 401.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  importSPKI,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type KeyLike,
+} from 'jose';
 import { forbidden, unauthorized } from './errors';
 
 export interface AuthConfig {
@@ -50,15 +59,20 @@ export class Authenticator {
     try {
       const key = await this.verifierKey();
       const opts = { issuer: this.cfg.issuer, audience: this.cfg.audience };
-      const res = typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
+      const res =
+        typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
       payload = res.payload;
     } catch {
       throw unauthorized('invalid or expired token');
     }
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw unauthorized('token has no subject');
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0)
+      throw unauthorized('token has no subject');
     if (payload.sub.length > 128) throw unauthorized('token subject longer than 128 characters');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-    const principal: Principal = { kind: scopes.includes(this.cfg.serviceScope) ? 'service' : 'player', id: payload.sub };
+    const principal: Principal = {
+      kind: scopes.includes(this.cfg.serviceScope) ? 'service' : 'player',
+      id: payload.sub,
+    };
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now + 60_000;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(token, { principal, exp });
@@ -76,13 +90,15 @@ export class Authenticator {
   async service(authorization: string | undefined, apiKey: string | undefined): Promise<Principal> {
     if (apiKey) {
       const h = sha256(apiKey);
-      if (this.apiKeyHashes.some((k) => timingSafeEqual(k, h))) return { kind: 'service', id: `key:${h.toString('hex').slice(0, 12)}` };
+      if (this.apiKeyHashes.some((k) => timingSafeEqual(k, h)))
+        return { kind: 'service', id: `key:${h.toString('hex').slice(0, 12)}` };
       throw unauthorized('invalid API key');
     }
     const token = bearer(authorization);
     if (!token) throw unauthorized('missing service credential');
     const { principal } = await this.verifyToken(token);
-    if (principal.kind !== 'service') throw forbidden('this route needs a service credential, not a player token');
+    if (principal.kind !== 'service')
+      throw forbidden('this route needs a service credential, not a player token');
     return principal;
   }
 }

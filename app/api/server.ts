@@ -45,7 +45,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
       httpRequestsTotal.inc({ route, method, status: String(status) });
       httpRequestDurationSeconds.observe({ route, method }, seconds);
     },
-    onError: (err, ctx) => deps.log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unhandled error'),
+    onError: (err, ctx) =>
+      deps.log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unhandled error'),
   };
   const http = new HttpServer(app, hooks);
   registerPlayerRoutes(http, deps);
@@ -53,7 +54,9 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
   http.fallback();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(opts.host, opts.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${opts.host}:${opts.port}`))));
+    app.listen(opts.host, opts.port, (s) =>
+      s ? resolve(s) : reject(new Error(`cannot listen on ${opts.host}:${opts.port}`)),
+    );
   });
   let listening: us_listen_socket | null = listenSocket;
   return {

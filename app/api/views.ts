@@ -5,7 +5,11 @@ import type { GoalView } from '../domain/progress';
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 function requirementJson(g: Goal) {
-  return { statCode: g.requirement.statCode, operator: g.requirement.operator, targetValue: g.requirement.targetValue };
+  return {
+    statCode: g.requirement.statCode,
+    operator: g.requirement.operator,
+    targetValue: g.requirement.targetValue,
+  };
 }
 
 function rewardJson(g: Goal) {

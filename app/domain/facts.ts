@@ -49,5 +49,12 @@ export const factKey = (a: string, periodKey: string): string => `${a}|${periodK
 
 /** Facts of a player who has never been seen: what initialise of a new player returns views for. */
 export function emptyFacts(userId: string, createdAt: number): PlayerFacts {
-  return { userId, createdAt, stats: new Map(), baselines: new Map(), goalStates: new Map(), claims: new Map() };
+  return {
+    userId,
+    createdAt,
+    stats: new Map(),
+    baselines: new Map(),
+    goalStates: new Map(),
+    claims: new Map(),
+  };
 }

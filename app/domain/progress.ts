@@ -86,7 +86,12 @@ function goalStatus(
   facts: PlayerFacts,
   goal: Goal,
   now: number,
-): { progress: number; status: GoalStatus; claimedAt: number | null; rewardStatus: GoalView['rewardStatus'] } {
+): {
+  progress: number;
+  status: GoalStatus;
+  claimedAt: number | null;
+  rewardStatus: GoalView['rewardStatus'];
+} {
   const target = goal.requirement.targetValue;
   const progress = clampProgress(rawProgress(facts, goal, now), target);
   const claim = facts.claims.get(factKey(goal.goalId, claimPeriodKey(goal, now)));

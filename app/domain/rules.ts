@@ -54,7 +54,12 @@ export function reselectionBlocked(facts: PlayerFacts, goal: Goal, now: number):
   if (!goal.rotation || goal.rotation.onExpiry.allowReselection) return false;
   const current = selectionPeriodKey(goal, now);
   for (const state of facts.goalStates.values()) {
-    if (state.goalId === goal.goalId && state.periodKey !== current && state.periodKey !== '' && state.isActive) {
+    if (
+      state.goalId === goal.goalId &&
+      state.periodKey !== current &&
+      state.periodKey !== '' &&
+      state.isActive
+    ) {
       return true;
     }
   }
@@ -70,9 +75,13 @@ export function checkSelectable(views: ViewBuilder, facts: PlayerFacts, goal: Go
     });
   }
   if (!isGoalActive(facts, goal, views.now) && reselectionBlocked(facts, goal, views.now)) {
-    return err('GOAL_RESELECTION_NOT_ALLOWED', `goal ${goal.goalId} cannot be selected again after its period ended`, {
-      goalId: goal.goalId,
-    });
+    return err(
+      'GOAL_RESELECTION_NOT_ALLOWED',
+      `goal ${goal.goalId} cannot be selected again after its period ended`,
+      {
+        goalId: goal.goalId,
+      },
+    );
   }
   return null;
 }

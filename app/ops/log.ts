@@ -3,7 +3,11 @@ import { createHash } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { service: 'challenge-service', ...base }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { service: 'challenge-service', ...base },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
 }
 
 /** Stable, non-reversible handle for a player id in logs. */

@@ -44,7 +44,9 @@ export function createOpsApp(opts: OpsOptions): Express {
   });
   for (const r of opts.admin ?? []) app.use('/admin/v1', r);
   app.use((_req, res) => {
-    res.status(404).json({ code: 5, message: 'no such route on the ops port', error: 'ROUTE_NOT_FOUND', details: {} });
+    res
+      .status(404)
+      .json({ code: 5, message: 'no such route on the ops port', error: 'ROUTE_NOT_FOUND', details: {} });
   });
   return app;
 }

@@ -37,21 +37,54 @@ export function logGranter(log: Logger): Granter {
   };
 }
 
-/** One attempt bounded by `timeoutMs`: true when granted, false when it failed or timed out. */
-export async function grantWithTimeout(granter: Granter, req: GrantRequest, timeoutMs: number): Promise<boolean> {
+/** The result of one bounded grant attempt. */
+export type GrantOutcome =
+  { ok: true } | { ok: false; permanent: boolean; timedOut: boolean; message: string };
+
+/**
+ * One attempt bounded by `timeoutMs`. The granter's signal is aborted when the time is up; the
+ * attempt then counts as a retryable failure whatever the granter does afterwards (a slow call that
+ * still lands on the other side is harmless: the next attempt carries the same idempotency key).
+ */
+export async function attemptGrant(
+  granter: Granter,
+  req: GrantRequest,
+  timeoutMs: number,
+): Promise<GrantOutcome> {
   const ac = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
+  const timeout = new Promise<GrantOutcome>((resolve) => {
     timer = setTimeout(() => {
       ac.abort();
-      resolve(false);
+      resolve({
+        ok: false,
+        permanent: false,
+        timedOut: true,
+        message: `grant timed out after ${timeoutMs} ms`,
+      });
     }, timeoutMs);
   });
+  const call = granter.grant(req, ac.signal).then(
+    (): GrantOutcome => ({ ok: true }),
+    (err: unknown): GrantOutcome => ({
+      ok: false,
+      permanent: err instanceof GrantError && err.permanent,
+      timedOut: false,
+      message: err instanceof Error ? err.message : String(err),
+    }),
+  );
   try {
-    return await Promise.race([granter.grant(req, ac.signal).then(() => true), timeout]);
-  } catch {
-    return false;
+    return await Promise.race([call, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** One attempt bounded by `timeoutMs`: true when granted, false when it failed or timed out. */
+export async function grantWithTimeout(
+  granter: Granter,
+  req: GrantRequest,
+  timeoutMs: number,
+): Promise<boolean> {
+  return (await attemptGrant(granter, req, timeoutMs)).ok;
 }

@@ -37,7 +37,12 @@ export async function insertClaim(db: Db, input: ClaimInput): Promise<string | n
     input.goalId,
     input.periodKey,
     new Date(input.now),
-    JSON.stringify({ ...input.reward, challengeId: input.challengeId, goalId: input.goalId, periodKey: input.periodKey }),
+    JSON.stringify({
+      ...input.reward,
+      challengeId: input.challengeId,
+      goalId: input.goalId,
+      periodKey: input.periodKey,
+    }),
   ]);
   return res.rows[0]?.claim_id ?? null;
 }

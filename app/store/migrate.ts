@@ -32,7 +32,9 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
       'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
     const done = new Set(
-      (await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+      (await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map(
+        (r) => r.version,
+      ),
     );
     const result: MigrationResult = { applied: [], alreadyApplied: [] };
     for (const m of listMigrations(dir)) {

@@ -77,7 +77,11 @@ function toFacts(userId: string, createdAt: number, row: Row): PlayerFacts {
 }
 
 /** Facts of a player, or null if the player is unknown. One round trip. */
-export async function readPlayerFacts(db: Db, userId: string, periodKeys: readonly string[]): Promise<PlayerFacts | null> {
+export async function readPlayerFacts(
+  db: Db,
+  userId: string,
+  periodKeys: readonly string[],
+): Promise<PlayerFacts | null> {
   const res = await db.query<Row>(READ_FACTS_SQL, [userId, periodKeys]);
   const row = res.rows[0];
   if (!row || row.created_at === null) return null;
@@ -91,7 +95,11 @@ export async function initializePlayer(
   periodKeys: readonly string[],
   now: number,
 ): Promise<{ created: boolean; facts: PlayerFacts }> {
-  const res = await db.query<Row & { inserted_at: string | null }>(INITIALIZE_SQL, [userId, periodKeys, new Date(now)]);
+  const res = await db.query<Row & { inserted_at: string | null }>(INITIALIZE_SQL, [
+    userId,
+    periodKeys,
+    new Date(now),
+  ]);
   const row = res.rows[0]!;
   if (row.inserted_at !== null) {
     return { created: true, facts: toFacts(userId, num(row.inserted_at), row) };

@@ -81,20 +81,21 @@ export async function applyStatChanges(
   now: number,
 ): Promise<ApplyResult> {
   if (changes.length === 0) return { freshEvents: 0, duplicateEvents: 0, changed: [] };
-  const res = await db.query<{ fresh: number; distinct_events: number; changed: [string, string, number | string][] }>(
-    APPLY_STAT_CHANGES_SQL,
-    [
-      changes.map((c) => c.eventId),
-      changes.map((c) => c.userId),
-      changes.map((c) => c.statCode),
-      changes.map((c) => c.mode),
-      changes.map((c) => c.value),
-      changes.map((c) => new Date(c.occurredAt)),
-      new Date(now),
-      baselineNeeds.map((b) => b.statCode),
-      baselineNeeds.map((b) => b.periodKey),
-    ],
-  );
+  const res = await db.query<{
+    fresh: number;
+    distinct_events: number;
+    changed: [string, string, number | string][];
+  }>(APPLY_STAT_CHANGES_SQL, [
+    changes.map((c) => c.eventId),
+    changes.map((c) => c.userId),
+    changes.map((c) => c.statCode),
+    changes.map((c) => c.mode),
+    changes.map((c) => c.value),
+    changes.map((c) => new Date(c.occurredAt)),
+    new Date(now),
+    baselineNeeds.map((b) => b.statCode),
+    baselineNeeds.map((b) => b.periodKey),
+  ]);
   const row = res.rows[0]!;
   return {
     freshEvents: row.fresh,

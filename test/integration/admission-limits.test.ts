@@ -217,9 +217,14 @@ class OwnRedis {
   }
 
   async start(): Promise<void> {
+    if (this.proc) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
     this.proc = spawn('redis-server', [...args, '--enable-debug-command', 'yes'], { stdio: 'ignore' });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+    const probe = new Redis(this.url, {
+      lazyConnect: true,
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: null,
+    });
     probe.on('error', () => undefined);
     await probe.connect().catch(() => undefined);
     await probe.ping();
@@ -253,7 +258,9 @@ async function outcome(p: Promise<void>): Promise<'ok' | 'budget' | 'error'> {
     await p;
     return 'ok';
   } catch (e) {
-    return e instanceof ApiError && e.status === 503 && e.details.reason === 'budget_exhausted' ? 'budget' : 'error';
+    return e instanceof ApiError && e.status === 503 && e.details.reason === 'budget_exhausted'
+      ? 'budget'
+      : 'error';
   }
 }
 
@@ -269,9 +276,12 @@ describe('Redis down or slow', () => {
     await redis.stop();
   });
 
-  function pod(): StoreRateLimits {
+  const connOf = new Map<StoreRateLimits, Redis>();
+  async function pod(): Promise<StoreRateLimits> {
     const conn = limiterRedis(redis.url, 50);
+    await new Promise((r) => conn.once('ready', r));
     const limits = new StoreRateLimits(settings(), sharedLimiter(conn, 'down:'), log);
+    connOf.set(limits, conn);
     closers.push(() => {
       limits.close();
       conn.disconnect();
@@ -280,11 +290,12 @@ describe('Redis down or slow', () => {
   }
 
   test('Redis killed -> requests served under per-pod limits; Redis back -> the shared budget resumes', async () => {
-    const a = pod();
-    const b = pod();
-    await until(() => (a as unknown as { shared: { store: unknown } }).shared !== null);
+    const a = await pod();
+    const b = await pod();
     // Shared: two pods draw on one budget of 20.
-    const shared = await Promise.all(Array.from({ length: 30 }, (_, i) => outcome((i % 2 ? a : b).newPlayer(Date.now() + 2000))));
+    const shared = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => outcome((i % 2 ? a : b).newPlayer(Date.now() + 2000))),
+    );
     expect(shared.filter((o) => o === 'ok')).toHaveLength(20);
     expect(shared).not.toContain('error');
 
@@ -301,16 +312,19 @@ describe('Redis down or slow', () => {
     // Back (empty, scripts not loaded): the probe finds it, both pods share one budget of 20 again.
     await redis.start();
     await until(() => !a.degraded);
-    await b.newPlayer(Date.now() + 2000).catch(() => undefined); // b notices too, or is already back
-    await until(() => !b.degraded);
+    await until(() => connOf.get(b)!.status === 'ready');
+    expect(b.degraded).toBe(false);
     expect(await degradedGauge()).toBe(0);
-    const again = await Promise.all(Array.from({ length: 30 }, (_, i) => outcome((i % 2 ? a : b).newPlayer(Date.now() + 2000))));
+    const again = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => outcome((i % 2 ? a : b).newPlayer(Date.now() + 2000))),
+    );
     expect(again).not.toContain('error');
     expect(again.filter((o) => o === 'ok')).toHaveLength(20);
   });
 
   test('Redis slower than the timeout -> answered from memory well before the deadline', async () => {
-    const a = pod();
+    await redis.start();
+    const a = await pod();
     await a.player('warm-up');
     const sleeper = new Redis(redis.url);
     closers.push(() => sleeper.disconnect());

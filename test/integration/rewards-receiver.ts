@@ -10,6 +10,8 @@ export interface Delivery {
   key: string | undefined;
   rawBody: string;
   headers: http.IncomingHttpHeaders;
+  /** epoch ms the delivery arrived */
+  at: number;
   /** Status the receiver answered (undefined while held / if the client went away first). */
   status?: number;
 }
@@ -37,6 +39,7 @@ export class WebhookReceiver {
           key: Array.isArray(key) ? key[0] : key,
           rawBody: Buffer.concat(chunks).toString('utf8'),
           headers: req.headers,
+          at: Date.now(),
         };
         this.deliveries.push(d);
         void Promise.resolve(this.behaviour(d)).then(async (b) => {

@@ -1,0 +1,59 @@
+// POST {base}/v1/events: service credential only; validates every event, queues the good ones in
+// one durable append, answers 202 {accepted, rejected:[{index, reason, errors}]}.
+import { badRequest, unavailable } from '../api/errors';
+import type { Authenticator } from '../api/auth';
+import { json, jitteredRetryAfter, parseJson, type HttpServer } from '../api/http';
+import type { Clock } from '../domain/clock';
+import { eventsIngestedTotal } from '../ops/metrics';
+import { MAX_EVENTS_PER_REQUEST, validateEvents } from './event';
+import type { EventQueue } from './queue';
+
+export interface IngestDeps {
+  basePath: string;
+  auth: Authenticator;
+  queue: EventQueue;
+  clock: Clock;
+  maxBody: number;
+  onAppendError?: (err: unknown) => void;
+}
+
+export function registerIngestRoute(http: HttpServer, deps: IngestDeps): void {
+  http.route(
+    'post',
+    `${deps.basePath}/v1/events`,
+    'ingest_events',
+    async (ctx) => {
+      await deps.auth.service(ctx.headers.authorization, ctx.headers['x-api-key']);
+      const body = parseJson(ctx.body);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw badRequest('request body must be a JSON object {"events": [...]}', { field: 'events' });
+      }
+      const events = (body as Record<string, unknown>).events;
+      if (!Array.isArray(events)) throw badRequest('events must be an array', { field: 'events' });
+      if (events.length > MAX_EVENTS_PER_REQUEST) {
+        throw badRequest(`at most ${MAX_EVENTS_PER_REQUEST} events per request`, {
+          field: 'events',
+          max: MAX_EVENTS_PER_REQUEST,
+          count: events.length,
+        });
+      }
+      const { valid, rejected } = validateEvents(events, deps.clock.now());
+      if (valid.length > 0) {
+        try {
+          await deps.queue.append(valid);
+        } catch (err) {
+          deps.onAppendError?.(err);
+          throw unavailable(
+            'the event queue is unavailable; retry',
+            jitteredRetryAfter(1),
+            'QUEUE_UNAVAILABLE',
+          );
+        }
+      }
+      if (valid.length) eventsIngestedTotal.inc({ result: 'accepted' }, valid.length);
+      if (rejected.length) eventsIngestedTotal.inc({ result: 'rejected' }, rejected.length);
+      return json(202, { accepted: valid.length, rejected });
+    },
+    { maxBody: deps.maxBody },
+  );
+}

@@ -1,0 +1,166 @@
+// The events module: ingest route + WebSocket push on api pods, the worker loop on worker pods.
+// With REDIS_URL: Redis Streams queue and Redis pub/sub; without: in-memory stand-ins shared by the
+// api and worker roles of the same process (embedded mode, ROLE=all).
+import { hostname } from 'node:os';
+import Redis from 'ioredis';
+import type { Module, ModuleContext, ModuleFactory } from '../runtime';
+import type { Config } from '../config';
+import { redisUp } from '../ops/metrics';
+import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
+import { registerIngestRoute } from './ingest';
+import { MemoryEventQueue, type EventQueue } from './queue';
+import { RedisEventQueue } from './redisQueue';
+import { EventWorker, type WorkerOptions } from './worker';
+import { PushHub } from './ws';
+
+export interface EventsInfra {
+  queue: EventQueue;
+  bus: PushBus;
+  close(): Promise<void>;
+}
+
+function redisClient(url: string, opts: { blocking?: boolean; onState?: (up: boolean) => void } = {}): Redis {
+  const r = new Redis(url, {
+    // Fail a command after two reconnect attempts instead of queueing it for ever: ingest answers
+    // 503 quickly and the worker loop retries with its own backoff.
+    maxRetriesPerRequest: opts.blocking ? null : 2,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+    enableAutoPipelining: !opts.blocking,
+  });
+  r.on('error', () => undefined); // reconnects by itself; state goes to the gauge
+  if (opts.onState) {
+    r.on('ready', () => opts.onState!(true));
+    r.on('close', () => opts.onState!(false));
+  }
+  return r;
+}
+
+export function createEventsInfra(cfg: Config): EventsInfra {
+  if (!cfg.REDIS_URL) {
+    const queue = new MemoryEventQueue();
+    const bus = new MemoryPushBus(cfg.WS_PRESENCE_REFRESH_MS * 3);
+    return { queue, bus, close: async () => Promise.all([queue.close(), bus.close()]).then(() => undefined) };
+  }
+  const url = cfg.REDIS_URL;
+  const cmd = redisClient(url, { onState: (up) => redisUp.set(up ? 1 : 0) });
+  const queue = new RedisEventQueue(cmd, () => redisClient(url, { blocking: true }), {
+    stream: cfg.EVENTS_STREAM_KEY,
+    group: cfg.EVENTS_GROUP,
+    deadLetterMaxLen: cfg.EVENTS_DEAD_LETTER_MAXLEN,
+  });
+  const bus = new RedisPushBus(cmd, () => redisClient(url, { blocking: true }), {
+    channel: cfg.EVENTS_PUSH_CHANNEL,
+    presenceKey: cfg.EVENTS_PRESENCE_KEY,
+    ttlMs: cfg.WS_PRESENCE_REFRESH_MS * 3,
+  });
+  return {
+    queue,
+    bus,
+    async close() {
+      await queue.close();
+      await bus.close();
+      await cmd.quit().catch(() => cmd.disconnect());
+    },
+  };
+}
+
+export function workerOptions(cfg: Config): Partial<WorkerOptions> {
+  return {
+    readCount: cfg.EVENTS_READ_COUNT,
+    blockMs: cfg.EVENTS_READ_BLOCK_MS,
+    partitions: cfg.EVENTS_APPLY_PARTITIONS,
+    claimIdleMs: cfg.EVENTS_CLAIM_IDLE_MS,
+    claimIntervalMs: cfg.EVENTS_CLAIM_INTERVAL_MS,
+    maxDeliveries: cfg.EVENTS_MAX_DELIVERIES,
+    maintenanceIntervalMs: cfg.EVENTS_MAINTENANCE_INTERVAL_MS,
+    retentionMs: cfg.PROCESSED_EVENTS_RETENTION_MS,
+    pruneIntervalMs: cfg.PROCESSED_EVENTS_PRUNE_INTERVAL_MS,
+    pruneBatch: cfg.PROCESSED_EVENTS_PRUNE_BATCH,
+    stopTimeoutMs: cfg.SHUTDOWN_GRACE_MS,
+  };
+}
+
+/**
+ * One factory per service: the api and worker roles of one process share the queue and bus (and
+ * their Redis connections), closed when the last of them stops.
+ */
+export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
+  let infra: EventsInfra | undefined;
+  let users = 0;
+  const acquire = (cfg: Config): EventsInfra => {
+    infra ??= infraOverride ?? createEventsInfra(cfg);
+    users++;
+    return infra;
+  };
+  const release = async (): Promise<void> => {
+    if (--users === 0 && infra) {
+      const i = infra;
+      infra = undefined;
+      if (!infraOverride) await i.close();
+    }
+  };
+
+  return async (ctx: ModuleContext): Promise<Module | null> => {
+    const { cfg } = ctx;
+    if (!cfg.REDIS_URL && cfg.ROLE !== 'all' && users === 0) {
+      ctx.log.warn(
+        { role: cfg.ROLE },
+        'events: no REDIS_URL, so the in-memory queue only links the api and worker roles of one process',
+      );
+    }
+    const shared = acquire(cfg);
+    if (ctx.role === 'api') {
+      const hub = new PushHub({
+        basePath: cfg.BASE_PATH,
+        auth: ctx.auth,
+        bus: shared.bus,
+        log: ctx.log,
+        maxBufferedBytes: cfg.WS_MAX_BUFFERED_BYTES,
+        authTimeoutMs: cfg.WS_AUTH_TIMEOUT_MS,
+        presenceRefreshMs: cfg.WS_PRESENCE_REFRESH_MS,
+      });
+      await hub.start();
+      return {
+        name: 'events-api',
+        routes: (http) => {
+          registerIngestRoute(http, {
+            basePath: cfg.BASE_PATH,
+            auth: ctx.auth,
+            queue: shared.queue,
+            clock: ctx.clock,
+            maxBody: cfg.MAX_EVENTS_BODY_BYTES,
+            onAppendError: (err) => ctx.log.warn({ err }, 'event append failed'),
+          });
+          hub.register(http);
+        },
+        stop: async () => {
+          await hub.stop();
+          await release();
+        },
+      };
+    }
+
+    const worker = new EventWorker(
+      {
+        db: ctx.db,
+        queue: shared.queue,
+        consumerName: cfg.EVENTS_CONSUMER ?? `${hostname()}-${process.pid}`,
+        catalog: ctx.catalog,
+        clock: ctx.clock,
+        log: ctx.log.child({ module: 'events-worker' }),
+        bus: shared.bus,
+      },
+      workerOptions(cfg),
+    );
+    await worker.start();
+    return {
+      name: 'events-worker',
+      readiness: { name: 'event-queue', check: () => shared.queue.ping() },
+      stop: async () => {
+        await worker.stop();
+        await release();
+      },
+    };
+  };
+}

@@ -1,0 +1,391 @@
+// The worker loop: read a batch from the queue, expand and filter events, apply them to PostgreSQL
+// (applyStatChanges: one statement per partition, duplicate suppression inside it), acknowledge
+// only after commit, then push goal changes to connected players.
+//
+// Failure handling:
+//   - transient errors (connection lost, PG restarting, PgBouncer errors, deadlock, timeouts):
+//     the batch is retried in place with backoff until it commits (nothing acked meanwhile);
+//   - a non-transient error (a data error such as a bigint overflow): the failing partition is
+//     re-applied one entry at a time; the entries that still fail stay pending and come back via
+//     claimIdle with a higher delivery count; after maxDeliveries they go to the dead-letter list;
+//   - a crash anywhere: unacked entries stay pending on the dead consumer and are claimed by a live
+//     one after claimIdleMs; re-applying an already committed entry changes nothing (dedup).
+import type { Logger } from 'pino';
+import type { CatalogHolder } from '../catalog/holder';
+import type { Catalog } from '../catalog/types';
+import type { Clock } from '../domain/clock';
+import type { PlayerFacts } from '../domain/facts';
+import { periodAt } from '../domain/periods';
+import {
+  eventApplyBatchSize,
+  eventApplyDurationSeconds,
+  eventStreamLagEntries,
+  eventStreamLagSeconds,
+  eventStreamLength,
+  eventStreamPendingEntries,
+  eventsAppliedTotal,
+  eventsDeadLetteredTotal,
+  eventsDuplicateTotal,
+  eventsUnknownStatTotal,
+} from '../ops/metrics';
+import type { Db } from '../store/db';
+import { readPlayerFacts } from '../store/players';
+import { applyStatChanges, type StatChange } from '../store/stats';
+import type { PushBus, PushMessage } from './bus';
+import { baselineNeeds, expandEvent, playerPartition } from './expand';
+import { goalChanges } from './pushes';
+import type { EventConsumer, EventQueue, QueueEntry } from './queue';
+
+export interface WorkerOptions {
+  /** Entries read per batch (XREADGROUP COUNT). */
+  readCount: number;
+  /** How long a read waits for new entries; also bounds how long stop() waits for an idle read. */
+  blockMs: number;
+  /** Concurrent apply statements per batch, players partitioned by hash. */
+  partitions: number;
+  /** Entries pending this long on any consumer are taken over (crashed worker). */
+  claimIdleMs: number;
+  claimIntervalMs: number;
+  /** Deliveries after which an entry that keeps failing with a data error is dead-lettered. */
+  maxDeliveries: number;
+  /** Queue gauges, trimming and consumer cleanup. */
+  maintenanceIntervalMs: number;
+  /** processed_events rows older than this are deleted (must exceed any redelivery delay). */
+  retentionMs: number;
+  pruneIntervalMs: number;
+  pruneBatch: number;
+  /** stop() gives up retrying a batch that cannot commit after this long (it stays pending). */
+  stopTimeoutMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  readCount: 2000,
+  blockMs: 1000,
+  partitions: 4,
+  claimIdleMs: 30_000,
+  claimIntervalMs: 5_000,
+  maxDeliveries: 5,
+  maintenanceIntervalMs: 5_000,
+  retentionMs: 7 * 86_400_000,
+  pruneIntervalMs: 60_000,
+  pruneBatch: 5_000,
+  stopTimeoutMs: 10_000,
+};
+
+export interface WorkerDeps {
+  db: Db;
+  queue: EventQueue;
+  consumerName: string;
+  catalog: CatalogHolder;
+  clock: Clock;
+  log: Logger;
+  bus?: PushBus;
+  /** Called after a batch committed and was acknowledged (benchmarks, tests). */
+  onCommitted?: (entries: readonly QueueEntry[], committedAt: number) => void;
+}
+
+/** SQLSTATE classes worth retrying in place: connection, resources, operator intervention, system, rollback. */
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '55', '57', '58', 'XX']);
+
+export function isTransientDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  // No SQLSTATE: a network error (ECONNREFUSED, ECONNRESET), a client timeout or a pool error.
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return TRANSIENT_CLASSES.has(code.slice(0, 2));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export const PRUNE_PROCESSED_SQL = `
+DELETE FROM processed_events
+ WHERE ctid = ANY(ARRAY(
+   SELECT ctid FROM processed_events WHERE processed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`;
+
+/** Delete processed-event ids older than `olderThan` in batches of `batch`; returns rows deleted. */
+export async function pruneProcessedEvents(db: Db, olderThan: number, batch: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const res = await db.query(PRUNE_PROCESSED_SQL, [new Date(olderThan), batch]);
+    total += res.rowCount ?? 0;
+    if ((res.rowCount ?? 0) < batch) return total;
+  }
+}
+
+interface Unit {
+  entry: QueueEntry;
+  changes: StatChange[];
+}
+
+function currentPeriodKeys(now: number): string[] {
+  return [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
+}
+
+export class EventWorker {
+  private readonly opts: WorkerOptions;
+  private consumer: EventConsumer | undefined;
+  private stopping = false;
+  private abandoned = false;
+  private loop: Promise<void> | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private maintenance: Promise<unknown> = Promise.resolve();
+  private nextClaimAt = 0;
+  private lastError: unknown;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    opts: Partial<WorkerOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_WORKER_OPTIONS, ...opts };
+  }
+
+  async start(): Promise<void> {
+    this.consumer = await this.deps.queue.consumer(this.deps.consumerName);
+    this.loop = this.run();
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => {
+        this.maintenance = this.maintenance.then(fn).catch((err: unknown) => {
+          this.deps.log.warn({ err }, 'event worker maintenance failed');
+        });
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.maintenanceIntervalMs, () => this.maintain());
+    every(this.opts.pruneIntervalMs, () => this.prune());
+  }
+
+  /** Finish the batch in hand, acknowledge it, then resolve. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const giveUp = setTimeout(() => (this.abandoned = true), this.opts.stopTimeoutMs);
+    try {
+      await this.loop;
+    } finally {
+      clearTimeout(giveUp);
+    }
+    await this.consumer?.close();
+    await this.maintenance;
+  }
+
+  /** Readiness: the last loop iteration did not end in an error. */
+  healthy(): boolean {
+    return this.lastError === undefined;
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.consumer!;
+    let backoff = 100;
+    while (!this.stopping) {
+      try {
+        let entries: QueueEntry[] = [];
+        if (Date.now() >= this.nextClaimAt) {
+          this.nextClaimAt = Date.now() + this.opts.claimIntervalMs;
+          entries = await consumer.claimIdle(this.opts.claimIdleMs, this.opts.readCount);
+        }
+        if (entries.length === 0) entries = await consumer.read(this.opts.readCount, this.opts.blockMs);
+        if (entries.length > 0) await this.process(consumer, entries);
+        this.lastError = undefined;
+        backoff = 100;
+      } catch (err) {
+        this.lastError = err;
+        this.deps.log.warn({ err }, 'event worker iteration failed; retrying');
+        if (this.stopping) break;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+  }
+
+  /** Apply one batch and acknowledge what committed. Exposed for tests. */
+  async process(consumer: EventConsumer, entries: readonly QueueEntry[]): Promise<void> {
+    const catalog = this.deps.catalog.current;
+    const started = performance.now();
+    const ackIds: string[] = [];
+    const partitions: Unit[][] = Array.from({ length: this.opts.partitions }, () => []);
+    let unknown = 0;
+    for (const entry of entries) {
+      if (!entry.event) {
+        await consumer.deadLetter(entry, 'malformed queue entry');
+        eventsDeadLetteredTotal.inc();
+        continue;
+      }
+      const { changes, unknownStat } = expandEvent(catalog, entry.event);
+      if (unknownStat) unknown++;
+      if (changes.length === 0) {
+        ackIds.push(entry.id);
+        continue;
+      }
+      partitions[playerPartition(entry.event.userId, this.opts.partitions)]!.push({ entry, changes });
+    }
+    if (unknown) eventsUnknownStatTotal.inc(unknown);
+
+    const units = partitions.flat();
+    const pushes = await this.pushBefore(catalog, units);
+
+    let fresh = 0;
+    let duplicates = 0;
+    await Promise.all(
+      partitions
+        .filter((p) => p.length > 0)
+        .map(async (part) => {
+          const r = await this.applyPartition(consumer, part);
+          fresh += r.fresh;
+          duplicates += r.duplicates;
+          ackIds.push(...r.committed);
+        }),
+    );
+    eventApplyBatchSize.observe(units.length);
+    eventApplyDurationSeconds.observe((performance.now() - started) / 1000);
+    if (fresh) eventsAppliedTotal.inc(fresh);
+    if (duplicates) eventsDuplicateTotal.inc(duplicates);
+
+    await this.ackWithRetry(consumer, ackIds);
+    this.deps.onCommitted?.(entries, Date.now());
+    if (pushes) await this.pushAfter(catalog, pushes);
+  }
+
+  private async ackWithRetry(consumer: EventConsumer, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await consumer.ack(ids);
+        return;
+      } catch (err) {
+        // Not acked = redelivered later and suppressed as duplicates: correct, just slower.
+        if (attempt >= 5 || this.abandoned) throw err;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  private async applyPartition(
+    consumer: EventConsumer,
+    part: Unit[],
+  ): Promise<{ committed: string[]; fresh: number; duplicates: number }> {
+    try {
+      const r = await this.applyWithRetry(part.flatMap((u) => u.changes));
+      return { committed: part.map((u) => u.entry.id), fresh: r.freshEvents, duplicates: r.duplicateEvents };
+    } catch (err) {
+      if (isTransientDbError(err)) throw err; // abandoned on stop: stays pending
+      this.deps.log.warn({ err, entries: part.length }, 'batch failed with a data error; isolating entries');
+    }
+    const out = { committed: [] as string[], fresh: 0, duplicates: 0 };
+    for (const unit of part) {
+      try {
+        const r = await this.applyWithRetry(unit.changes);
+        out.committed.push(unit.entry.id);
+        out.fresh += r.freshEvents;
+        out.duplicates += r.duplicateEvents;
+      } catch (err) {
+        if (isTransientDbError(err)) throw err;
+        if (unit.entry.deliveries >= this.opts.maxDeliveries) {
+          const message = err instanceof Error ? err.message : String(err);
+          await consumer.deadLetter(unit.entry, message);
+          eventsDeadLetteredTotal.inc();
+          this.deps.log.error(
+            { id: unit.entry.id, deliveries: unit.entry.deliveries, err },
+            'event dead-lettered',
+          );
+        }
+        // else: left pending; claimIdle brings it back with deliveries + 1.
+      }
+    }
+    return out;
+  }
+
+  private async applyWithRetry(changes: StatChange[]) {
+    let delay = 100;
+    for (;;) {
+      const now = this.deps.clock.now();
+      try {
+        return await applyStatChanges(
+          this.deps.db,
+          changes,
+          baselineNeeds(this.deps.catalog.current, changes, now),
+          now,
+        );
+      } catch (err) {
+        if (!isTransientDbError(err) || this.abandoned) throw err;
+        this.lastError = err;
+        this.deps.log.warn({ err: (err as Error).message }, 'apply failed (transient); retrying');
+        await sleep(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  // ---- live pushes: only for players with a socket open somewhere ---------------------------
+
+  private async pushBefore(
+    catalog: Catalog,
+    units: Unit[],
+  ): Promise<{ before: Map<string, PlayerFacts | null>; stats: Map<string, Set<string>> } | null> {
+    const bus = this.deps.bus;
+    if (!bus || units.length === 0) return null;
+    try {
+      const users = [...new Set(units.map((u) => u.entry.event!.userId))];
+      const present = await bus.present(users);
+      if (present.size === 0) return null;
+      const stats = new Map<string, Set<string>>();
+      for (const u of units) {
+        const userId = u.entry.event!.userId;
+        if (!present.has(userId)) continue;
+        let s = stats.get(userId);
+        if (!s) stats.set(userId, (s = new Set()));
+        for (const c of u.changes) if (catalog.goalsByStat.has(c.statCode)) s.add(c.statCode);
+      }
+      const keys = currentPeriodKeys(this.deps.clock.now());
+      const before = new Map<string, PlayerFacts | null>();
+      await Promise.all(
+        [...stats.keys()].map(async (u) => before.set(u, await readPlayerFacts(this.deps.db, u, keys))),
+      );
+      return { before, stats };
+    } catch (err) {
+      this.deps.log.warn({ err }, 'push preparation failed; no pushes for this batch');
+      return null;
+    }
+  }
+
+  private async pushAfter(
+    catalog: Catalog,
+    p: { before: Map<string, PlayerFacts | null>; stats: Map<string, Set<string>> },
+  ): Promise<void> {
+    try {
+      const now = this.deps.clock.now();
+      const keys = currentPeriodKeys(now);
+      const messages: PushMessage[] = [];
+      await Promise.all(
+        [...p.stats].map(async ([userId, stats]) => {
+          const after = await readPlayerFacts(this.deps.db, userId, keys);
+          if (after) messages.push(...goalChanges(catalog, p.before.get(userId) ?? null, after, stats, now));
+        }),
+      );
+      await this.deps.bus!.publish(messages);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'publishing pushes failed');
+    }
+  }
+
+  // ---- maintenance -------------------------------------------------------------------------
+
+  private async maintain(): Promise<void> {
+    const q = this.deps.queue;
+    const s = await q.stats();
+    eventStreamLagEntries.set(s.lag);
+    eventStreamLagSeconds.set(s.oldestUnackedAgeMs / 1000);
+    eventStreamPendingEntries.set(s.pending);
+    eventStreamLength.set(s.length);
+    await q.trim();
+    await q.pruneConsumers(Math.max(10 * 60_000, this.opts.claimIdleMs * 4));
+  }
+
+  async prune(): Promise<number> {
+    return pruneProcessedEvents(
+      this.deps.db,
+      this.deps.clock.now() - this.opts.retentionMs,
+      this.opts.pruneBatch,
+    );
+  }
+}

@@ -1,0 +1,27 @@
+// Granter and idempotency wrapper chosen from config (runtime.ts calls these; tests override them).
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config';
+import type { Db } from '../store/db';
+import { PgIdempotency } from '../store/idempotency';
+import { logGranter, type Granter } from './granter';
+import { webhookGranter } from './webhook';
+
+export function createGranter(cfg: Config, log: Logger): Granter {
+  switch (cfg.GRANTER) {
+    case 'webhook':
+      if (!cfg.WEBHOOK_URL || !cfg.WEBHOOK_SECRET) {
+        throw new ConfigError('invalid configuration: GRANTER=webhook needs WEBHOOK_URL and WEBHOOK_SECRET');
+      }
+      return webhookGranter({ url: cfg.WEBHOOK_URL, secret: cfg.WEBHOOK_SECRET });
+    case 'log':
+      return logGranter(log);
+  }
+}
+
+export function createIdempotency(db: Db, cfg: Config): PgIdempotency {
+  return new PgIdempotency(db, {
+    ttlMs: cfg.IDEMPOTENCY_TTL_MS,
+    waitMs: cfg.IDEMPOTENCY_WAIT_MS,
+    lockMs: cfg.IDEMPOTENCY_LOCK_MS,
+  });
+}

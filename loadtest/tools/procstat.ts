@@ -1,0 +1,75 @@
+// CPU time and memory of a process from /proc (Linux): parsers are pure, readers are thin.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+export interface CpuTicks {
+  utime: number;
+  stime: number;
+}
+
+export interface Memory {
+  /** Current resident set size, kB. */
+  rssKb: number;
+  /** Peak resident set size (high-water mark), kB. */
+  hwmKb: number;
+}
+
+/** utime and stime (clock ticks) from the text of /proc/<pid>/stat. */
+export function parseProcStat(text: string): CpuTicks {
+  // The command name (field 2) is parenthesised and may hold spaces or ')': split after the last ')'.
+  const close = text.lastIndexOf(')');
+  if (close < 0) throw new Error('malformed /proc stat: no command name');
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime))
+    throw new Error('malformed /proc stat: no utime/stime');
+  return { utime, stime };
+}
+
+/** VmRSS and VmHWM (kB) from the text of /proc/<pid>/status. */
+export function parseProcStatus(text: string): Memory {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)\\s*kB`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+}
+
+let ticksPerSecond: number | undefined;
+
+/** Clock ticks per second (getconf CLK_TCK; 100 on Linux practically always). */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU seconds a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const t = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return (t.utime + t.stime) / clockTicks();
+}
+
+export function memory(pid: number): Memory {
+  return parseProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
+/** Resets the peak RSS of a process (writing 5 to clear_refs); false when not permitted. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,193 @@
+// The per-pod adaptive limiter and its deadline queue, around plain async functions.
+import { ApiError } from '../../app/api/errors';
+import { AdaptiveAdmission, AdaptiveLimiter, type AdaptiveLimitSettings } from '../../app/admission/adaptive';
+import type { AdmissionClass } from '../../app/admission';
+import { admissionQueueDepth, admissionRejectionsTotal } from '../../app/ops/metrics';
+
+const settings = (over: Partial<AdaptiveLimitSettings> = {}): AdaptiveLimitSettings => ({
+  initialLimit: 1,
+  minLimit: 1,
+  maxLimit: 1,
+  targetLatencyMs: 1000,
+  decreaseRatio: 0.5,
+  queueMax: 100,
+  lifoAfterMs: 60_000,
+  ...over,
+});
+
+/** A function that runs until released, for holding a permit. */
+function gate(): { fn: () => Promise<string>; release: () => void; started: Promise<void> } {
+  let release!: () => void;
+  let markStarted!: () => void;
+  const started = new Promise<void>((r) => (markStarted = r));
+  const done = new Promise<void>((r) => (release = r));
+  return {
+    fn: async () => {
+      markStarted();
+      await done;
+      return 'done';
+    },
+    release,
+    started,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const flush = () => new Promise((r) => setImmediate(r));
+
+async function rejection(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ApiError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function counter(pool: string, reason: string): Promise<number> {
+  const m = await admissionRejectionsTotal.get();
+  return m.values.find((v) => v.labels.pool === pool && v.labels.reason === reason)?.value ?? 0;
+}
+
+describe('adaptive admission limiter', () => {
+  test('requests beyond the limit wait for a permit, claims and returning players before init', async () => {
+    const limiter = new AdaptiveLimiter('t1', settings());
+    const hold = gate();
+    const first = limiter.run('read', Date.now() + 10_000, hold.fn);
+    await hold.started;
+    const order: AdmissionClass[] = [];
+    const queued = (['init', 'init', 'player', 'claim'] as AdmissionClass[]).map((cls) =>
+      limiter.run(cls, Date.now() + 10_000, async () => {
+        order.push(cls);
+      }),
+    );
+    await flush();
+    expect(order).toEqual([]);
+    expect(limiter.queueDepth).toBe(4);
+    hold.release();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual(['player', 'claim', 'init', 'init']);
+    expect(limiter.queueDepth).toBe(0);
+  });
+
+  test('a request that cannot start before its deadline is refused at once with 503 and Retry-After', async () => {
+    // Permit held for longer than the newcomer's whole deadline: the observed service time says so.
+    const limiter = new AdaptiveLimiter('t2', settings({ targetLatencyMs: 5_000 }));
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const before = await counter('init', 'deadline');
+    const refused = await rejection(limiter.run('init', Date.now() + 1_000, async () => 'never'));
+    // Answered while the permit is still held: it never waited for a permit or a timer.
+    expect(refused.status).toBe(503);
+    expect(refused.error).toBe('OVERLOADED');
+    expect(refused.details).toEqual({ reason: 'deadline' });
+    expect(refused.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(limiter.queueDepth).toBe(0);
+    expect(await counter('init', 'deadline')).toBe(before + 1);
+    hold.release();
+    await first;
+  });
+
+  test('a queued request whose deadline passes is answered 503 while the permit is still held', async () => {
+    const limiter = new AdaptiveLimiter('t3', settings({ targetLatencyMs: 1 }));
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const deadline = Date.now() + 150;
+    const refused = await rejection(limiter.run('player', deadline, async () => 'never'));
+    expect(refused.status).toBe(503);
+    expect(refused.details).toEqual({ reason: 'deadline' });
+    expect(Date.now()).toBeLessThanOrEqual(deadline + 100);
+    expect(limiter.queueDepth).toBe(0);
+    hold.release();
+    await first;
+  });
+
+  test('sustained overload serves the newest first; a short queue serves the earliest deadline first', async () => {
+    for (const [lifoAfterMs, expected] of [
+      [0, ['c', 'b', 'a']],
+      [60_000, ['a', 'b', 'c']],
+    ] as const) {
+      const limiter = new AdaptiveLimiter(`t4-${lifoAfterMs}`, settings({ lifoAfterMs }));
+      const hold = gate();
+      const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+      await hold.started;
+      const order: string[] = [];
+      const now = Date.now();
+      const queued = ['a', 'b', 'c'].map((name, i) =>
+        limiter.run('player', now + 10_000 + i, async () => {
+          order.push(name);
+        }),
+      );
+      hold.release();
+      await Promise.all([first, ...queued]);
+      expect(order).toEqual(expected);
+    }
+  });
+
+  test('queue full: a claim takes the place of a queued init, which gets 503 queue_full', async () => {
+    const limiter = new AdaptiveLimiter('t5', settings({ queueMax: 1 }));
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const init = rejection(limiter.run('init', Date.now() + 10_000, async () => 'init'));
+    const claim = limiter.run('claim', Date.now() + 10_000, async () => 'claimed');
+    const refused = await init;
+    expect(refused.details).toEqual({ reason: 'queue_full' });
+    // Same priority and no sustained overload: the newcomer is the one refused.
+    const late = await rejection(limiter.run('claim', Date.now() + 10_000, async () => 'late'));
+    expect(late.details).toEqual({ reason: 'queue_full' });
+    hold.release();
+    await expect(claim).resolves.toBe('claimed');
+    await first;
+  });
+
+  test('slow completions shrink the limit to its floor; fast ones grow it back', async () => {
+    const limiter = new AdaptiveLimiter(
+      't6',
+      settings({ initialLimit: 16, minLimit: 2, maxLimit: 16, targetLatencyMs: 10 }),
+    );
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(
+        Array.from({ length: 4 }, () => limiter.run('player', Date.now() + 60_000, () => sleep(30))),
+      );
+    }
+    expect(limiter.limit).toBe(2);
+    for (let round = 0; round < 60; round++) {
+      await Promise.all(
+        Array.from({ length: limiter.limit }, () =>
+          limiter.run('player', Date.now() + 60_000, async () => 1),
+        ),
+      );
+    }
+    expect(limiter.limit).toBeGreaterThan(4);
+  });
+
+  test('events have their own limiter: a saturated player pool does not hold them back', async () => {
+    const admission = new AdaptiveAdmission(settings(), settings());
+    const hold = gate();
+    const first = admission.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    await expect(admission.run('events', Date.now() + 10_000, async () => 'ingested')).resolves.toBe(
+      'ingested',
+    );
+    hold.release();
+    await first;
+  });
+
+  test('queue depth gauge counts waiting requests and returns to where it was', async () => {
+    const depth = async () => (await admissionQueueDepth.get()).values[0]?.value ?? 0;
+    const start = await depth();
+    const limiter = new AdaptiveLimiter('t7', settings());
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const queued = [1, 2, 3].map(() => limiter.run('read', Date.now() + 10_000, async () => 1));
+    expect(await depth()).toBe(start + 3);
+    hold.release();
+    await Promise.all([first, ...queued]);
+    expect(await depth()).toBe(start);
+  });
+});
