@@ -5,10 +5,11 @@ import { Authenticator } from './api/auth';
 import { startApiServer, type ApiServer } from './api/server';
 import type { ApiDeps, IdempotencyWrapper } from './api/routes';
 import type { HttpServer } from './api/http';
-import type { Admission, RateLimits } from './admission';
+import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
 import { createProtection } from './admission/setup';
 import { CatalogHolder } from './catalog/holder';
 import { loadCatalogFile } from './catalog/load';
+import type { Goal } from './catalog/types';
 import type { Config } from './config';
 import { AdjustableClock, type Clock } from './domain/clock';
 import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
@@ -62,6 +63,11 @@ export interface ModuleContext {
   auth: Authenticator;
   granter: Granter;
   role: 'api' | 'worker';
+  /** Burst protection shared by the player routes and module routes (events ingest). */
+  admission: Admission;
+  limits: RateLimits;
+  /** Listeners called after a claim commits (e.g. the `claimed` WebSocket push). */
+  claimListeners: Set<(userId: string, goal: Goal, claimId: string) => void>;
 }
 
 export type ModuleFactory = (ctx: ModuleContext) => Promise<Module | null>;
@@ -112,26 +118,44 @@ export async function startService(
     cfg.ROLE === 'all' ? ['api', 'worker'] : cfg.ROLE === 'api' ? ['api'] : ['worker'];
   // A factory runs once per role this process has; player-port routes come only from the api role.
   const loaded: (Module & { role?: 'api' | 'worker' })[] = [];
+  // Burst protection from config (ADMISSION_*, RATE_LIMIT_*, NEW_PLAYER_BUDGET_*) unless a test brings both.
+  const protection =
+    roles.includes('api') && !(overrides.admission && overrides.limits)
+      ? createProtection(cfg, log, db)
+      : undefined;
+  if (protection) loaded.push({ name: 'admission', stop: protection.close });
+  const admission = overrides.admission ?? protection?.admission ?? admitAll;
+  const limits = overrides.limits ?? protection?.limits ?? noLimits;
+  const claimListeners: ModuleContext['claimListeners'] = new Set();
   for (const role of roles) {
     for (const factory of modules) {
-      const m = await factory({ cfg, db, catalog, clock, log, auth, granter, role });
+      const m = await factory({
+        cfg,
+        db,
+        catalog,
+        clock,
+        log,
+        auth,
+        granter,
+        role,
+        admission,
+        limits,
+        claimListeners,
+      });
       if (m) loaded.push({ ...m, role });
     }
   }
 
   let api: ApiServer | undefined;
   if (roles.includes('api')) {
-    // Burst protection from config (ADMISSION_*, RATE_LIMIT_*, NEW_PLAYER_BUDGET_*) unless a test brings both.
-    const protection = overrides.admission && overrides.limits ? undefined : createProtection(cfg, log, db);
-    if (protection) loaded.push({ name: 'admission', stop: protection.close });
     const deps: ApiDeps = {
       basePath: cfg.BASE_PATH,
       catalog,
       db,
       clock,
       auth,
-      admission: overrides.admission ?? protection!.admission,
-      limits: overrides.limits ?? protection!.limits,
+      admission,
+      limits,
       granter,
       grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
       idempotency: overrides.idempotency ?? createIdempotency(db, cfg),
@@ -139,6 +163,9 @@ export async function startService(
       devMode: cfg.DEV_MODE,
       devSecret: cfg.JWT_HS256_SECRET,
       random: overrides.random,
+      onClaimed: (userId, goal, claimId) => {
+        for (const l of claimListeners) l(userId, goal, claimId);
+      },
     };
     api = await startApiServer(deps, {
       host: cfg.HOST,

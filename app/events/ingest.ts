@@ -1,6 +1,7 @@
 // POST {base}/v1/events: service credential only; validates every event, queues the good ones in
 // one durable append, answers 202 {accepted, rejected:[{index, reason, errors}]}.
-import { badRequest, unavailable } from '../api/errors';
+import type { Admission, RateLimits } from '../admission';
+import { ApiError, badRequest, unavailable } from '../api/errors';
 import type { Authenticator } from '../api/auth';
 import { json, jitteredRetryAfter, parseJson, type HttpServer } from '../api/http';
 import type { Clock } from '../domain/clock';
@@ -14,6 +15,9 @@ export interface IngestDeps {
   queue: EventQueue;
   clock: Clock;
   maxBody: number;
+  /** Per-client ingest budget and the events share of the pod's admission limit. */
+  limits: RateLimits;
+  admission: Admission;
   onAppendError?: (err: unknown) => void;
 }
 
@@ -23,7 +27,7 @@ export function registerIngestRoute(http: HttpServer, deps: IngestDeps): void {
     `${deps.basePath}/v1/events`,
     'ingest_events',
     async (ctx) => {
-      await deps.auth.service(ctx.headers.authorization, ctx.headers['x-api-key']);
+      const client = await deps.auth.service(ctx.headers.authorization, ctx.headers['x-api-key']);
       const body = parseJson(ctx.body);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
         throw badRequest('request body must be a JSON object {"events": [...]}', { field: 'events' });
@@ -39,9 +43,11 @@ export function registerIngestRoute(http: HttpServer, deps: IngestDeps): void {
       }
       const { valid, rejected } = validateEvents(events, deps.clock.now());
       if (valid.length > 0) {
+        await deps.limits.ingest(client.id, valid.length);
         try {
-          await deps.queue.append(valid);
+          await deps.admission.run('events', ctx.deadline, () => deps.queue.append(valid));
         } catch (err) {
+          if (err instanceof ApiError) throw err; // admission refusal: already a 503 with Retry-After
           deps.onAppendError?.(err);
           throw unavailable(
             'the event queue is unavailable; retry',

@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { Module, ModuleContext, ModuleFactory } from '../runtime';
+import type { Goal } from '../catalog/types';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
@@ -121,6 +122,24 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
         presenceRefreshMs: cfg.WS_PRESENCE_REFRESH_MS,
       });
       await hub.start();
+      // `claimed` pushes come from the api pod that committed the claim.
+      const onClaimed = (userId: string, goal: Goal): void => {
+        const target = goal.requirement.targetValue;
+        shared.bus
+          .publish([
+            {
+              type: 'claimed',
+              userId,
+              challengeId: goal.challengeId,
+              goalId: goal.goalId,
+              progress: target,
+              target,
+              status: 'claimed',
+            },
+          ])
+          .catch((err: unknown) => ctx.log.warn({ err }, 'claimed push failed'));
+      };
+      ctx.claimListeners.add(onClaimed);
       return {
         name: 'events-api',
         routes: (http) => {
@@ -130,11 +149,14 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
             queue: shared.queue,
             clock: ctx.clock,
             maxBody: cfg.MAX_EVENTS_BODY_BYTES,
+            limits: ctx.limits,
+            admission: ctx.admission,
             onAppendError: (err) => ctx.log.warn({ err }, 'event append failed'),
           });
           hub.register(http);
         },
         stop: async () => {
+          ctx.claimListeners.delete(onClaimed);
           await hub.stop();
           await release();
         },
