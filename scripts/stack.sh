@@ -96,9 +96,9 @@ ENV
   fi
 
   # exec: the recorded pid is node itself; all fds redirected so callers' pipes are not held open
-  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops exec nohup node dist/app/main.js </dev/null >"$dir/api.log" 2>&1) &
+  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops exec nohup node ${STACK_API_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/api.log" 2>&1) &
   echo $! >"$dir/api.pid"
-  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops exec nohup node dist/app/main.js </dev/null >"$dir/worker.log" 2>&1) &
+  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops exec nohup node ${STACK_WORKER_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/worker.log" 2>&1) &
   echo $! >"$dir/worker.pid"
 
   wait_ready api "http://127.0.0.1:$ops/readyz" "$dir/api.log" "$dir/api.pid" || exit 1

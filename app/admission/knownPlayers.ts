@@ -1,29 +1,18 @@
 // Which initialize calls take the fleet-wide new-player budget: only players the database does not
 // know yet. A bounded LRU of players this pod has seen answers most returning players without I/O;
-// a miss costs one primary-key lookup, far cheaper than the insert the budget protects.
+// on a miss the initialize statement itself is first run without creating the player (one
+// primary-key lookup), and only an unknown player takes the budget before it is created.
 import type { Db } from '../store/db';
-
-export const KNOWN_PLAYER_SQL = 'SELECT 1 FROM players WHERE user_id = $1';
 
 export class KnownPlayers {
   private readonly seen = new Map<string, true>();
 
-  constructor(
-    private readonly db: Db,
-    private readonly maxEntries: number,
-  ) {}
+  constructor(private readonly maxEntries: number) {}
 
-  /** True if the player exists. `admit` runs the lookup under admission (it is database work too). */
-  async check(userId: string, admit: (fn: () => Promise<boolean>) => Promise<boolean>): Promise<boolean> {
-    if (this.seen.has(userId)) {
-      this.remember(userId); // refresh recency
-      return true;
-    }
-    const exists = await admit(
-      async () => ((await this.db.query(KNOWN_PLAYER_SQL, [userId])).rowCount ?? 0) > 0,
-    );
-    if (exists) this.remember(userId);
-    return exists;
+  has(userId: string): boolean {
+    if (!this.seen.has(userId)) return false;
+    this.remember(userId); // refresh recency
+    return true;
   }
 
   remember(userId: string): void {
@@ -39,12 +28,12 @@ const byDb = new WeakMap<Db, KnownPlayers>();
 
 /** Turn the known-player check on for the service that owns `db` (when admission is on). */
 export function enableKnownPlayers(db: Db, maxEntries: number): KnownPlayers {
-  const k = new KnownPlayers(db, maxEntries);
+  const k = new KnownPlayers(maxEntries);
   byDb.set(db, k);
   return k;
 }
 
-/** The check for `db`'s service, or undefined when admission is off (every initialize is 'init'). */
+/** The check for `db`'s service, or undefined when admission is off (no budget to take). */
 export function knownPlayers(db: Db): KnownPlayers | undefined {
   return byDb.get(db);
 }

@@ -67,6 +67,8 @@ export function limiterRedis(url: string, timeoutMs: number): Redis {
     maxRetriesPerRequest: 0,
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(times * 100, 1000),
+    // Limiter calls of concurrent requests issued in the same tick share one write.
+    enableAutoPipelining: true,
   });
   redis.on('error', () => undefined); // reported through the degraded state, not per reconnect attempt
   redis.on('ready', () => redisUp.set(1));

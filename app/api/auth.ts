@@ -1,7 +1,7 @@
 // Player and service credentials. Players: JWT (HS256 secret, PEM public key or JWKS URL), `sub` is
 // the player id. Services (events, admin): an API key from a Secret, or a JWT whose `scope` claim
 // holds the configured service scope. A player token on a service route is 403, not 401.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createSecretKey, timingSafeEqual } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -43,7 +43,8 @@ export class Authenticator {
 
   private async verifierKey(): Promise<Uint8Array | KeyLike | JWTVerifyGetKey> {
     if (this.key) return this.key;
-    if (this.cfg.hs256Secret) this.key = new TextEncoder().encode(this.cfg.hs256Secret);
+    // A KeyObject made once: passing raw bytes makes jose build one on every verification.
+    if (this.cfg.hs256Secret) this.key = createSecretKey(Buffer.from(this.cfg.hs256Secret, 'utf8'));
     else if (this.cfg.publicKeyPem) this.key = await importSPKI(this.cfg.publicKeyPem, 'RS256');
     else if (this.cfg.jwksUrl) this.key = createRemoteJWKSet(new URL(this.cfg.jwksUrl));
     else throw new Error('no JWT verification key configured');

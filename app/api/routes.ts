@@ -169,22 +169,35 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       player(ctx).then(async (userId) => {
         await deps.limits.player(userId);
         const catalog = deps.catalog.current;
-        // Only players the database does not know yet take the fleet-wide new-player budget.
+        // Only players the database does not know yet take the fleet-wide new-player budget: a
+        // player this pod has not seen is first looked up (the same statement, not creating), and
+        // only when unknown does it take the budget, then get created under the 'init' class.
         const known = knownPlayers(deps.db);
-        const returning = known
-          ? await known.check(userId, (fn) => deps.admission.run('init', ctx.deadline, fn))
-          : false;
-        if (!returning) await deps.limits.newPlayer(ctx.deadline);
-        return deps.admission.run(returning ? 'player' : 'init', ctx.deadline, async () => {
-          const now = deps.clock.now();
-          const { created, facts } = await initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
-          known?.remember(userId);
-          const views = new ViewBuilder(catalog, facts, now).activeViews();
-          return json(200, {
-            assignedGoals: views.map(assignedGoalJson),
-            newAssignments: created ? views.length : 0,
-            totalActive: views.length,
-          });
+        let result: { created: boolean; facts: PlayerFacts } | null = null;
+        let now = deps.clock.now();
+        if (!known || known.has(userId)) {
+          result = await deps.admission.run('player', ctx.deadline, () =>
+            initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
+          );
+        } else {
+          result = await deps.admission.run('player', ctx.deadline, () =>
+            initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
+          );
+          if (!result) {
+            await deps.limits.newPlayer(ctx.deadline);
+            now = deps.clock.now();
+            result = await deps.admission.run('init', ctx.deadline, () =>
+              initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
+            );
+          }
+        }
+        const { created, facts } = result!;
+        known?.remember(userId);
+        const views = new ViewBuilder(catalog, facts, now).activeViews();
+        return json(200, {
+          assignedGoals: views.map(assignedGoalJson),
+          newAssignments: created ? views.length : 0,
+          totalActive: views.length,
         });
       }),
     ),

@@ -21,8 +21,22 @@ function dayKey(ms: number): string {
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
 }
 
+// One request evaluates every goal at the same instant: remember the periods of the last instant.
+let memoNow = Number.NaN;
+const memo = new Map<Schedule, Period>();
+
 /** The period of `schedule` that contains instant `now` (epoch ms). */
 export function periodAt(schedule: Schedule, now: number): Period {
+  if (now !== memoNow) {
+    memoNow = now;
+    memo.clear();
+  }
+  let p = memo.get(schedule);
+  if (!p) memo.set(schedule, (p = computePeriod(schedule, now)));
+  return p;
+}
+
+function computePeriod(schedule: Schedule, now: number): Period {
   const d = new Date(now);
   const dayStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
   switch (schedule) {

@@ -2,33 +2,19 @@
 import type { Db } from './db';
 import type { ClaimFact, GoalStateFact, PlayerFacts, StatFact } from '../domain/facts';
 import { factKey } from '../domain/facts';
+import { Batcher } from './batcher';
 
-const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::bigint`;
+// Both statements call PL/pgSQL functions over arrays of players (migrations/004): their inner
+// plans are cached per server connection (through PgBouncer a plain statement is re-planned on
+// every call), and concurrent requests share one round trip and one commit (./batcher.ts).
+export const READ_FACTS_SQL =
+  'SELECT r_user AS user_id, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims FROM challenge_players_facts($1::text[], $2::text[])';
 
-// Facts of one player as JSON columns: one statement, one round trip. `$2` = the period keys that
-// are current now, so baselines of ended periods are not shipped.
-const FACTS_COLUMNS = `
-  (SELECT coalesce(json_agg(json_build_array(stat_code, value, first_value, ${ms('first_seen_at')}, ${ms('updated_at')})), '[]')
-     FROM stat_values WHERE user_id = $1) AS stats,
-  (SELECT coalesce(json_agg(json_build_array(stat_code, period_key, value)), '[]')
-     FROM stat_baselines WHERE user_id = $1 AND period_key = ANY($2::text[])) AS baselines,
-  (SELECT coalesce(json_agg(json_build_array(goal_id, period_key, is_active, ${ms('assigned_at')}, baseline)), '[]')
-     FROM goal_states WHERE user_id = $1) AS goal_states,
-  (SELECT coalesce(json_agg(json_build_array(c.claim_id, c.goal_id, c.period_key, ${ms('c.claimed_at')}, o.status)), '[]')
-     FROM claims c LEFT JOIN reward_outbox o ON o.claim_id = c.claim_id
-    WHERE c.user_id = $1 AND (c.period_key = '' OR c.period_key = ANY($2::text[]))) AS claims`;
+export const INITIALIZE_SQL =
+  'SELECT r_user AS user_id, r_inserted AS inserted, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims FROM challenge_initialize_players($1::text[], $2::boolean[], $3::text[], $4)';
 
-export const READ_FACTS_SQL = `SELECT ${ms('p.created_at')} AS created_at, ${FACTS_COLUMNS} FROM players p WHERE p.user_id = $1`;
-
-// Initialise: insert the player row if absent and read the facts, in one statement. The CTE's
-// reads see the snapshot before the insert, so a new player comes back with inserted_at set.
-export const INITIALIZE_SQL = `
-WITH ins AS (
-  INSERT INTO players (user_id, created_at) VALUES ($1, $3) ON CONFLICT (user_id) DO NOTHING RETURNING created_at
-)
-SELECT (SELECT ${ms('created_at')} FROM ins) AS inserted_at,
-       (SELECT ${ms('created_at')} FROM players WHERE user_id = $1) AS created_at,
-       ${FACTS_COLUMNS}`;
+/** Most players one statement carries. */
+const MAX_BATCH = 64;
 
 type Row = {
   created_at: string | null;
@@ -76,36 +62,110 @@ function toFacts(userId: string, createdAt: number, row: Row): PlayerFacts {
   return { userId, createdAt, stats, baselines, goalStates, claims };
 }
 
-/** Facts of a player, or null if the player is unknown. One round trip. */
-export async function readPlayerFacts(
+interface ReadItem {
+  userId: string;
+  periodKeys: readonly string[];
+}
+interface InitItem extends ReadItem {
+  now: number;
+  create: boolean;
+}
+type InitResult = { created: boolean; facts: PlayerFacts } | null;
+
+/** Items of one batch that share period keys (all of them, except across a period boundary). */
+function byPeriods<T extends ReadItem>(items: T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const it of items) {
+    const k = it.periodKeys.join(',');
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(it);
+  }
+  return [...groups.values()];
+}
+
+class PlayerBatchers {
+  readonly read: Batcher<ReadItem, PlayerFacts | null>;
+  readonly init: Batcher<InitItem, InitResult>;
+
+  constructor(db: Db) {
+    const maxInFlight = Math.max(1, db.options.max ?? 10);
+    this.read = new Batcher(
+      async (items) => {
+        const found = new Map<string, PlayerFacts>();
+        for (const group of byPeriods(items)) {
+          const res = await db.query<Row & { user_id: string }>(READ_FACTS_SQL, [
+            group.map((i) => i.userId),
+            group[0]!.periodKeys,
+          ]);
+          for (const row of res.rows) {
+            if (row.created_at !== null)
+              found.set(row.user_id, toFacts(row.user_id, num(row.created_at), row));
+          }
+        }
+        return items.map((i) => found.get(i.userId) ?? null);
+      },
+      { maxBatch: MAX_BATCH, maxInFlight },
+    );
+
+    this.init = new Batcher(
+      async (items) => {
+        const out: InitResult[] = [];
+        const index = new Map<InitItem, number>(items.map((it, i) => [it, i]));
+        for (const group of byPeriods(items)) {
+          const res = await db.query<Row & { user_id: string; inserted: boolean }>(INITIALIZE_SQL, [
+            group.map((i) => i.userId),
+            group.map((i) => i.create),
+            group[0]!.periodKeys,
+            new Date(group[0]!.now),
+          ]);
+          // Rows come back in input order, one per input.
+          group.forEach((item, n) => {
+            const row = res.rows[n]!;
+            let result: InitResult;
+            if (row.created_at === null && !item.create) result = null;
+            else {
+              // created_at is null with create=true only when a concurrent first initialise committed
+              // between our snapshot and our insert: the player exists and has no facts yet.
+              const createdAt = row.created_at === null ? item.now : num(row.created_at);
+              result = { created: row.inserted, facts: toFacts(item.userId, createdAt, row) };
+            }
+            out[index.get(item)!] = result;
+          });
+        }
+        return out;
+      },
+      { maxBatch: MAX_BATCH, maxInFlight },
+    );
+  }
+}
+
+const batchers = new WeakMap<Db, PlayerBatchers>();
+function batchersFor(db: Db): PlayerBatchers {
+  let b = batchers.get(db);
+  if (!b) batchers.set(db, (b = new PlayerBatchers(db)));
+  return b;
+}
+
+/** Facts of a player, or null if the player is unknown. One round trip (shared with concurrent reads). */
+export function readPlayerFacts(
   db: Db,
   userId: string,
   periodKeys: readonly string[],
 ): Promise<PlayerFacts | null> {
-  const res = await db.query<Row>(READ_FACTS_SQL, [userId, periodKeys]);
-  const row = res.rows[0];
-  if (!row || row.created_at === null) return null;
-  return toFacts(userId, num(row.created_at), row);
+  return batchersFor(db).read.submit({ userId, periodKeys });
 }
 
-/** Make the player known (at most one row written) and return its facts. One round trip. */
-export async function initializePlayer(
+/**
+ * Make the player known (at most one row written) and return its facts, in one round trip shared
+ * with concurrent initialisations. With `create: false` an unknown player is left unknown: null.
+ */
+export function initializePlayer(
   db: Db,
   userId: string,
   periodKeys: readonly string[],
   now: number,
-): Promise<{ created: boolean; facts: PlayerFacts }> {
-  const res = await db.query<Row & { inserted_at: string | null }>(INITIALIZE_SQL, [
-    userId,
-    periodKeys,
-    new Date(now),
-  ]);
-  const row = res.rows[0]!;
-  if (row.inserted_at !== null) {
-    return { created: true, facts: toFacts(userId, num(row.inserted_at), row) };
-  }
-  // A concurrent first initialise committed between our snapshot and our insert: the row exists
-  // but is invisible to this statement; its facts are still empty.
-  const createdAt = row.created_at === null ? now : num(row.created_at);
-  return { created: false, facts: toFacts(userId, createdAt, row) };
+  create = true,
+): Promise<InitResult> {
+  return batchersFor(db).init.submit({ userId, periodKeys, now, create });
 }

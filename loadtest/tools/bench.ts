@@ -211,7 +211,7 @@ function pgbenchScript(kind: 'init' | 'events'): { script: string; source: strin
       const mod = require(path.join(root, 'dist/app/store/players.js')) as { INITIALIZE_SQL?: string };
       if (mod.INITIALIZE_SQL) {
         const sql = mod.INITIALIZE_SQL.replace(/\$(\d+)(?!\d)/g, (_, n: string) =>
-          n === '1' ? `('pgb' || :uid)` : n === '2' ? `'{}'` : 'now()',
+          n === '1' ? `ARRAY['pgb' || :uid]` : n === '2' ? 'ARRAY[true]' : n === '3' ? `'{}'` : 'now()',
         );
         return { script: `\\set uid random(1, 2000000000)\n${sql.trim()};\n`, source: 'dist INITIALIZE_SQL' };
       }

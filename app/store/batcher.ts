@@ -1,0 +1,57 @@
+// Opportunistic batching of independent single-row statements from concurrent requests.
+// While fewer than `maxInFlight` batches are running, an item is sent at once (no added latency
+// when idle); while all are busy, items queue and the next free slot sends up to `maxBatch` of them
+// in one round trip and one transaction. Under load this trades many tiny commits (each a WAL
+// flush and a socket write on both sides) for few larger ones.
+
+export interface BatcherOptions {
+  maxBatch: number;
+  maxInFlight: number;
+}
+
+interface Pending<I, R> {
+  item: I;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+export class Batcher<I, R> {
+  private queue: Pending<I, R>[] = [];
+  private inFlight = 0;
+
+  constructor(
+    /** Runs one batch; answers are aligned with `items`. */
+    private readonly run: (items: I[]) => Promise<R[]>,
+    private readonly opts: BatcherOptions,
+  ) {}
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.pump();
+    });
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.inFlight++;
+      this.run(batch.map((p) => p.item)).then(
+        (results) => {
+          this.inFlight--;
+          batch.forEach((p, i) => p.resolve(results[i]!));
+          this.pump();
+        },
+        (err: unknown) => {
+          this.inFlight--;
+          for (const p of batch) p.reject(err);
+          this.pump();
+        },
+      );
+    }
+  }
+}
