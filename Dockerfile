@@ -1,5 +1,6 @@
 # One image, three roles (ROLE=api|worker|migrate). Built in two stages so the runtime image
-# carries production dependencies and compiled JavaScript only.
+# carries production dependencies, compiled JavaScript and the files read at runtime only
+# (limiter Lua scripts, SQL migrations, the example catalog).
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -17,6 +18,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# tsc copies no .lua: the limiter scripts go next to the compiled module, where
+# app/admission/store.ts looks first (__dirname/lua).
+COPY app/admission/lua/*.lua ./dist/app/admission/lua/
+# ROOT (app/paths.ts) is the first directory upward with package.json and migrations/: /app.
 COPY migrations ./migrations
 COPY examples ./examples
 # Numeric, non-root, and the same uid/gid the chart runs as (podSecurity.runAsUser).

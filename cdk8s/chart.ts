@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { App } from 'cdk8s';
 import { Autoscaling } from './autoscaling';
+import { CatalogSource } from './catalog';
 import { CHART_NAME, HELPERS_TPL, HelmChart, VALUES_USED_BY_HELPERS } from './base';
 import { resetTokens, toHelmYaml } from './helm';
 import { Monitoring } from './monitoring';
@@ -44,6 +45,7 @@ export function renderChart(options: RenderOptions = {}): Map<string, string> {
   const app = new App();
   const chart = new HelmChart(app, CHART_NAME, { disableResourceNameHashes: true });
   new ServiceWorkloads(chart, 'workloads');
+  new CatalogSource(chart, 'catalog');
   new PgBouncer(chart, 'pgbouncer');
   new Autoscaling(chart, 'autoscaling');
   new Network(chart, 'network');

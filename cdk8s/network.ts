@@ -11,9 +11,11 @@ import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v
 import { addObject, type Component, fullname, HTTP_PORT, meta, OPS_PORT, selectorLabels } from './base';
 import { mergeFrom, tpl, when, whenItems } from './helm';
 import { itemsOf, num, str, valuePath, yamlOf } from './values';
-import { HOOK_ANNOTATIONS } from './workloads';
+import { catalogFromKubernetes, HOOK_ANNOTATIONS } from './workloads';
 
 const NGINX = 'nginx.ingress.kubernetes.io';
+/** The API server's ports: 443 behind the `kubernetes` Service, 6443 on most control-plane endpoints. */
+export const KUBE_API_PORTS = [443, 6443];
 
 /** Proxy timeout (s) for player requests: the deadline rounded up, plus one second of slack. */
 export const proxyTimeoutExpr = (): string =>
@@ -100,6 +102,12 @@ const databaseEgress = (): INetworkPolicyEgressRule[] => [
   ...whenItems(`not ${valuePath('pgbouncer.enabled')}`, [postgresEgress()]),
 ];
 
+/** Catalog source kubernetes: the pods watch their ChallengeCatalog on the API server. */
+const kubeApiEgress = (): INetworkPolicyEgressRule[] =>
+  whenItems(catalogFromKubernetes(), [
+    { to: yamlOf('networkPolicy.kubeApiPeers'), ports: KUBE_API_PORTS.map(tcp) },
+  ]);
+
 const redisEgress = (): INetworkPolicyEgressRule => ({
   to: yamlOf('redis.peers'),
   ports: [tcp(num('redis.port'))],
@@ -175,13 +183,13 @@ export class Network extends Construct {
           },
         ]),
       ],
-      [dnsEgress(), ...databaseEgress(), redisEgress(), extraEgress],
+      [dnsEgress(), ...databaseEgress(), redisEgress(), ...kubeApiEgress(), extraEgress],
     );
     policy(
       this,
       'worker',
       [prometheusScrape()],
-      [dnsEgress(), ...databaseEgress(), redisEgress(), extraEgress],
+      [dnsEgress(), ...databaseEgress(), redisEgress(), ...kubeApiEgress(), extraEgress],
     );
     policy(
       this,

@@ -2,6 +2,7 @@
 // values.yaml and values.schema.json are both written from it, and constructs may only
 // reference paths that exist here (and every path must be referenced by something).
 import YAML from 'yaml';
+import { DEFAULT_CATALOG_GROUP } from '../app/catalog/crd';
 import { block, splice, tpl } from './helm';
 
 interface Leaf {
@@ -151,15 +152,118 @@ export const valuesSpec: Group = g('', {
       '',
       'JWT_JWKS_URL; one of this, secrets.jwtHs256SecretKey or secrets.jwtPublicKeyPemKey must be set.',
     ),
-    granter: v('log', 'GRANTER: how rewards are delivered.', { enum: ['log', 'webhook'] }),
-    grantTimeoutMs: v(500, 'GRANT_TIMEOUT_MS.', posInt),
-    webhookUrl: v('', 'WEBHOOK_URL when granter=webhook.'),
+    admission: g(
+      'Admission control of the api (docs/ADMISSION.md): adaptive concurrency limit and queue, per pod.',
+      {
+        enabled: v(
+          true,
+          'ADMISSION_ENABLED: false turns off the adaptive limit, the queue and every rate limit (benchmark baseline only).',
+        ),
+        initialLimit: v(
+          32,
+          'ADMISSION_INITIAL_LIMIT: starting concurrency limit of player database work.',
+          posInt,
+        ),
+        minLimit: v(4, 'ADMISSION_MIN_LIMIT: floor of the adaptive limit.', posInt),
+        maxLimit: v(256, 'ADMISSION_MAX_LIMIT: ceiling of the adaptive limit.', posInt),
+        eventsInitialLimit: v(8, 'ADMISSION_EVENTS_INITIAL_LIMIT: starting limit of event ingest.', posInt),
+        eventsMaxLimit: v(64, 'ADMISSION_EVENTS_MAX_LIMIT: ceiling of the event-ingest limit.', posInt),
+        targetLatencyMs: v(
+          50,
+          'ADMISSION_TARGET_LATENCY_MS: completions slower than this shrink the limit.',
+          posInt,
+        ),
+        queueMax: v(
+          512,
+          'ADMISSION_QUEUE_MAX: requests waiting for a permit per pod; beyond it lower priorities, then newcomers, get 503.',
+          nonNegInt,
+        ),
+      },
+    ),
+    rateLimits: g('Rate limits and the fleet-wide new-player budget (429 / queued; 0 per second = off).', {
+      playerPerSec: v(20, 'RATE_LIMIT_PLAYER_PER_SEC: token bucket per player.', nonNegInt),
+      playerBurst: v(40, 'RATE_LIMIT_PLAYER_BURST.', posInt),
+      ingestEventsPerSec: v(
+        20000,
+        'RATE_LIMIT_INGEST_EVENTS_PER_SEC: per service client, counted in events.',
+        nonNegInt,
+      ),
+      ingestBurst: v(40000, 'RATE_LIMIT_INGEST_BURST.', posInt),
+      newPlayerBudgetPerSec: v(
+        4000,
+        'NEW_PLAYER_BUDGET_PER_SEC: new-player initialisations per second, all pods together. Size it from what PostgreSQL sustains for initialise (docs/ADMISSION.md), not from api capacity.',
+        nonNegInt,
+      ),
+      newPlayerBudgetBurst: v(400, 'NEW_PLAYER_BUDGET_BURST.', posInt),
+      expectedReplicas: v(
+        0,
+        'RATE_LIMIT_EXPECTED_REPLICAS: fleet budgets are divided by it while Redis is down. 0 = derived: api.autoscaling.minReplicas (autoscaling on) or api.replicas.',
+        nonNegInt,
+      ),
+    }),
+    events: g('Event stream consumption by the worker (docs/EVENTS.md).', {
+      readCount: v(2000, 'EVENTS_READ_COUNT: entries per worker batch (XREADGROUP COUNT).', {
+        minimum: 1,
+        maximum: 100000,
+      }),
+      applyPartitions: v(4, 'EVENTS_APPLY_PARTITIONS: concurrent apply statements per batch.', {
+        minimum: 1,
+        maximum: 64,
+      }),
+      maxDeliveries: v(
+        5,
+        'EVENTS_MAX_DELIVERIES: deliveries before an entry failing with a data error is dead-lettered.',
+        { minimum: 1, maximum: 1000 },
+      ),
+      processedEventsRetentionMs: v(
+        7 * 86400 * 1000,
+        'PROCESSED_EVENTS_RETENTION_MS: processed event ids kept this long for duplicate suppression.',
+        { minimum: 60000 },
+      ),
+    }),
+    rewards: g('Reward delivery (docs/REWARDS.md).', {
+      granter: v(
+        'log',
+        'GRANTER: `log`, or `webhook` (needs rewards.webhookUrl and the Secret key secrets.webhookSecretKey).',
+        { enum: ['log', 'webhook'] },
+      ),
+      grantTimeoutMs: v(500, 'GRANT_TIMEOUT_MS: time a claim waits for its own grant.', posInt),
+      webhookUrl: v('', 'WEBHOOK_URL when granter=webhook (allow it in networkPolicy.extraEgress).'),
+      maxAttempts: v(50, 'REWARD_MAX_ATTEMPTS: outbox attempts before a grant goes dead.', posInt),
+      maxAgeMs: v(72 * 3600 * 1000, 'REWARD_MAX_AGE_MS: a grant pending longer than this goes dead.', posInt),
+    }),
     extraEnv: v([], 'Extra env entries (`[{name, value}]` or valueFrom) for api, worker and migration.'),
   }),
-  catalog: g('The challenge catalog, mounted as a file (CHALLENGE_CATALOG).', {
-    existingConfigMap: v('', 'Use this existing ConfigMap (key `catalog.json`) instead of the one below.'),
-    json: v(EXAMPLE_CATALOG, 'Catalog JSON; set with `--set-file catalog.json=path/to/catalog.json`.'),
-  }),
+  catalog: g(
+    'The challenge catalog (docs/CATALOGS.md). The file below is always mounted (CHALLENGE_CATALOG): the live catalog with source `file`, the boot catalog otherwise.',
+    {
+      source: v(
+        'file',
+        'CATALOG_SOURCE: `file` (the ConfigMap, watched), `kubernetes` (a ChallengeCatalog resource) or `admin` (published through the admin API).',
+        { enum: ['file', 'kubernetes', 'admin'] },
+      ),
+      existingConfigMap: v('', 'Use this existing ConfigMap (key `catalog.json`) instead of the one below.'),
+      json: v(EXAMPLE_CATALOG, 'Catalog JSON; set with `--set-file catalog.json=path/to/catalog.json`.'),
+      crdGroup: v(
+        DEFAULT_CATALOG_GROUP,
+        'CATALOG_CRD_GROUP (source kubernetes): API group of the ChallengeCatalog CRD.',
+        { pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' },
+      ),
+      resourceName: v(
+        'challenge-catalog',
+        'CATALOG_RESOURCE_NAME (source kubernetes): the live ChallengeCatalog in the release namespace.',
+        { pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' },
+      ),
+      installCrd: v(
+        true,
+        'Source kubernetes: install the CRD with the release (kept on uninstall); false when it is managed elsewhere.',
+      ),
+      createResource: v(
+        false,
+        'Source kubernetes: create a starter ChallengeCatalog from catalog.json once, at install (post-install hook; upgrades never overwrite it).',
+      ),
+    },
+  ),
   api: g('The api role: player API, event ingest, WebSocket push.', {
     replicas: v(2, 'Replicas when autoscaling is off.', posInt),
     resources: resources('500m', '256Mi', '2', '384Mi', 'the api container'),
@@ -305,6 +409,10 @@ export const valuesSpec: Group = g('', {
         },
       ],
       'Peers serving DNS (port 53 UDP/TCP).',
+    ),
+    kubeApiPeers: v(
+      [],
+      'Catalog source kubernetes: peers (`to` entries) of the Kubernetes API server, reached on 443/6443. Empty = any address; narrow it to the API endpoints (`kubectl get endpoints kubernetes`).',
     ),
     extraEgress: v(
       [],

@@ -14,8 +14,17 @@ import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
-import { addObject, type Component, HTTP_PORT, labels, meta, OPS_PORT, selectorLabels } from './base';
-import { tpl, when } from './helm';
+import {
+  addObject,
+  type Component,
+  fullname,
+  HTTP_PORT,
+  labels,
+  meta,
+  OPS_PORT,
+  selectorLabels,
+} from './base';
+import { tpl, when, whenItems } from './helm';
 import { intStr, itemsOf, num, str, valuePath, yamlOf } from './values';
 
 export const CATALOG_DIR = '/etc/challenge/catalog';
@@ -45,7 +54,7 @@ export const containerSecurityContext = (): ISecurityContext => ({
   seccompProfile: { type: 'RuntimeDefault' },
 });
 
-const secretEnv = (name: string, keyPath: string, optional = false): IEnvVar => ({
+const secretEnv = (name: string, keyPath: string, optional: boolean = false): IEnvVar => ({
   name,
   valueFrom: {
     secretKeyRef: { name: str('secrets.name'), key: str(keyPath), ...(optional ? { optional } : {}) },
@@ -77,7 +86,7 @@ export function serviceEnv(role: Role): IEnvVar[] {
     { name: 'REQUEST_DEADLINE_MS', value: intStr('config.requestDeadlineMs') },
     { name: 'PG_POOL_MAX', value: intStr('config.pgPoolMax') },
     { name: 'PG_STATEMENT_TIMEOUT_MS', value: intStr('config.pgStatementTimeoutMs') },
-    plainEnv('CATALOG_SOURCE', 'file'),
+    { name: 'CATALOG_SOURCE', value: str('catalog.source') },
     plainEnv('CHALLENGE_CATALOG', `${CATALOG_DIR}/catalog.json`),
     // Only used without DATABASE_URL (never here); keeps any write under the /tmp emptyDir.
     plainEnv('DATA_DIR', '/tmp/data'),
@@ -85,15 +94,73 @@ export function serviceEnv(role: Role): IEnvVar[] {
     { name: 'JWT_ISSUER', value: str('config.jwtIssuer') },
     { name: 'JWT_AUDIENCE', value: str('config.jwtAudience') },
     { name: 'JWT_JWKS_URL', value: str('config.jwtJwksUrl') },
-    { name: 'GRANTER', value: str('config.granter') },
-    { name: 'GRANT_TIMEOUT_MS', value: intStr('config.grantTimeoutMs') },
-    { name: 'WEBHOOK_URL', value: str('config.webhookUrl') },
+    { name: 'GRANTER', value: str('config.rewards.granter') },
+    { name: 'GRANT_TIMEOUT_MS', value: intStr('config.rewards.grantTimeoutMs') },
+    { name: 'WEBHOOK_URL', value: str('config.rewards.webhookUrl') },
+    ...(role === 'migrate' ? [] : [...catalogEnv(), ...tuningEnv()]),
     ...database,
     secretEnv('JWT_HS256_SECRET', 'secrets.jwtHs256SecretKey', true),
     secretEnv('JWT_PUBLIC_KEY_PEM', 'secrets.jwtPublicKeyPemKey', true),
     secretEnv('SERVICE_API_KEYS', 'secrets.serviceApiKeysKey', true),
-    secretEnv('WEBHOOK_SECRET', 'secrets.webhookSecretKey', true),
+    // With the webhook granter the pod refuses to start without the key instead of failing later.
+    secretEnv(
+      'WEBHOOK_SECRET',
+      'secrets.webhookSecretKey',
+      role === 'migrate' ? true : tpl<boolean>(`ne ${valuePath('config.rewards.granter')} "webhook"`),
+    ),
     itemsOf<IEnvVar>('config.extraEnv'),
+  ];
+}
+
+/** Helm condition: the catalog comes from a ChallengeCatalog resource. */
+export const catalogFromKubernetes = (): string => `eq ${valuePath('catalog.source')} "kubernetes"`;
+
+/** CATALOG_SOURCE=kubernetes: which resource, in the pod's own namespace (downward API). */
+function catalogEnv(): IEnvVar[] {
+  return whenItems<IEnvVar>(catalogFromKubernetes(), [
+    { name: 'CATALOG_CRD_GROUP', value: str('catalog.crdGroup') },
+    { name: 'CATALOG_RESOURCE_NAME', value: str('catalog.resourceName') },
+    { name: 'CATALOG_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ]);
+}
+
+/**
+ * RATE_LIMIT_EXPECTED_REPLICAS: the value, or (0) the api's usual replica count, which is the
+ * autoscaler's floor when autoscaling is on.
+ */
+export const expectedReplicasExpr = (): string =>
+  `${valuePath('config.rateLimits.expectedReplicas')} | default (ternary ${valuePath(
+    'api.autoscaling.minReplicas',
+  )} ${valuePath('api.replicas')} ${valuePath('autoscaling.enabled')}) | int | quote`;
+
+/** Admission, rate limits, events and reward outbox settings (api and worker). */
+function tuningEnv(): IEnvVar[] {
+  const n = (name: string, p: string): IEnvVar => ({ name, value: intStr(p) });
+  return [
+    {
+      name: 'ADMISSION_ENABLED',
+      value: tpl(`${valuePath('config.admission.enabled')} | ternary "1" "0" | quote`),
+    },
+    n('ADMISSION_INITIAL_LIMIT', 'config.admission.initialLimit'),
+    n('ADMISSION_MIN_LIMIT', 'config.admission.minLimit'),
+    n('ADMISSION_MAX_LIMIT', 'config.admission.maxLimit'),
+    n('ADMISSION_EVENTS_INITIAL_LIMIT', 'config.admission.eventsInitialLimit'),
+    n('ADMISSION_EVENTS_MAX_LIMIT', 'config.admission.eventsMaxLimit'),
+    n('ADMISSION_TARGET_LATENCY_MS', 'config.admission.targetLatencyMs'),
+    n('ADMISSION_QUEUE_MAX', 'config.admission.queueMax'),
+    n('RATE_LIMIT_PLAYER_PER_SEC', 'config.rateLimits.playerPerSec'),
+    n('RATE_LIMIT_PLAYER_BURST', 'config.rateLimits.playerBurst'),
+    n('RATE_LIMIT_INGEST_EVENTS_PER_SEC', 'config.rateLimits.ingestEventsPerSec'),
+    n('RATE_LIMIT_INGEST_BURST', 'config.rateLimits.ingestBurst'),
+    n('NEW_PLAYER_BUDGET_PER_SEC', 'config.rateLimits.newPlayerBudgetPerSec'),
+    n('NEW_PLAYER_BUDGET_BURST', 'config.rateLimits.newPlayerBudgetBurst'),
+    { name: 'RATE_LIMIT_EXPECTED_REPLICAS', value: tpl(expectedReplicasExpr()) },
+    n('EVENTS_READ_COUNT', 'config.events.readCount'),
+    n('EVENTS_APPLY_PARTITIONS', 'config.events.applyPartitions'),
+    n('EVENTS_MAX_DELIVERIES', 'config.events.maxDeliveries'),
+    n('PROCESSED_EVENTS_RETENTION_MS', 'config.events.processedEventsRetentionMs'),
+    n('REWARD_MAX_ATTEMPTS', 'config.rewards.maxAttempts'),
+    n('REWARD_MAX_AGE_MS', 'config.rewards.maxAgeMs'),
   ];
 }
 
@@ -153,9 +220,18 @@ function serviceContainer(role: Role, resourcesPath: string): IContainer {
   };
 }
 
+/** The service account of api and worker pods (always created; see cdk8s/catalog.ts). */
+export const serviceAccountName = (): string => fullname('app');
+
 function podSpec(role: Role, extra: Partial<IPodSpec>): IPodSpec {
   return {
-    automountServiceAccountToken: false,
+    // Only the kubernetes catalog source talks to the API server; otherwise no token is mounted.
+    ...(role === 'migrate'
+      ? { automountServiceAccountToken: false }
+      : {
+          serviceAccountName: serviceAccountName(),
+          automountServiceAccountToken: tpl<boolean>(catalogFromKubernetes()),
+        }),
     enableServiceLinks: false,
     securityContext: podSecurityContext(),
     imagePullSecrets: yamlOf('image.pullSecrets'),

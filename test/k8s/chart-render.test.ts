@@ -7,8 +7,10 @@ import {
   streamLagQuery,
   WORKER_EXTERNAL_METRIC_NAME,
 } from '../../app/ops/autoscaling';
+import { catalogRbacRules, challengeCatalogCrd, challengeCatalogResource } from '../../app/catalog/crd';
+import { configSchema } from '../../app/config';
 import {
-  buildK6Models,
+  buildCrdModels,
   CHART_DIR,
   effectiveValues,
   get,
@@ -16,6 +18,7 @@ import {
   type K8sObject,
   ofKind,
   one,
+  prunedFields,
   removeDir,
   render,
   renderText,
@@ -32,11 +35,18 @@ const label = (set: string | undefined) => set ?? 'defaults';
 const renders = new Map(SETS.map((s) => [label(s), render({ valueSet: s })]));
 const objectsOf = (set: string | undefined): K8sObject[] => renders.get(label(set))!;
 
-let k6Dir = '';
+// Models for the k6 TestRun and for every CRD the chart renders (the ChallengeCatalog is then
+// checked against the schema the chart itself installs).
+let modelDir = '';
 beforeAll(async () => {
-  k6Dir = await buildK6Models();
+  const crds = new Map(
+    [...renders.values()]
+      .flatMap((o) => ofKind(o, 'CustomResourceDefinition'))
+      .map((c) => [c.metadata.name, c]),
+  );
+  modelDir = await buildCrdModels([...crds.values()]);
 });
-afterAll(() => removeDir(k6Dir));
+afterAll(() => removeDir(modelDir));
 
 describe.each(SETS.map((s) => [label(s), s]))('chart with %s', (_name, set) => {
   it('passes helm lint', () => {
@@ -48,7 +58,7 @@ describe.each(SETS.map((s) => [label(s), s]))('chart with %s', (_name, set) => {
   it('renders objects that all validate against their Kubernetes / CRD schemas', () => {
     const objects = objectsOf(set);
     expect(objects.length).toBeGreaterThan(5);
-    expect(validateObjects(objects, k6Dir)).toEqual([]);
+    expect(validateObjects(objects, modelDir)).toEqual([]);
   });
 
   it('every container has requests, limits, non-root, read-only root, no escalation, drop ALL', () => {
@@ -370,7 +380,7 @@ describe('schema validation', () => {
   it('reports an object of an unknown kind', () => {
     const problems = validateObjects(
       [{ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }],
-      k6Dir,
+      modelDir,
     );
     expect(problems).toEqual([expect.objectContaining({ key: 'example.com/v1/Widget' })]);
   });
@@ -382,7 +392,17 @@ describe('schema validation', () => {
       metadata: { name: 'x' },
       spec: { replicas: 'two' },
     };
-    expect(validateObjects([bad], k6Dir)).toHaveLength(1);
+    expect(validateObjects([bad], modelDir)).toHaveLength(1);
+  });
+
+  it('reports a ChallengeCatalog that breaks the schema of the CRD the chart renders', () => {
+    const good = one(objectsOf(KUBE), 'ChallengeCatalog', 'live-catalog');
+    expect(validateObjects([good], modelDir)).toEqual([]);
+    const bad = JSON.parse(JSON.stringify(good)) as K8sObject;
+    (get(bad, 'spec.challenges.0.goals.0.reward') as Record<string, unknown>).quantity = 0;
+    expect(validateObjects([bad], modelDir)).toEqual([
+      expect.objectContaining({ key: `${good.apiVersion}/ChallengeCatalog` }),
+    ]);
   });
 
   it('reports a TestRun that breaks the generated k6 schema', () => {
@@ -392,6 +412,238 @@ describe('schema validation', () => {
       metadata: { name: 'x' },
       spec: { parallelism: 'many' },
     };
-    expect(validateObjects([bad], k6Dir)).toHaveLength(1);
+    expect(validateObjects([bad], modelDir)).toHaveLength(1);
+  });
+});
+
+// --- catalog source -----------------------------------------------------------------------
+
+type EnvVar = { name: string; value?: string; valueFrom?: Record<string, unknown> };
+const KUBE = 'catalog-kubernetes';
+const envOf = (objects: K8sObject[], kind: string, suffix: string): EnvVar[] =>
+  get(one(objects, kind, suffix), 'spec.template.spec.containers.0.env') as EnvVar[];
+const envValue = (env: EnvVar[], name: string): string | undefined => env.find((e) => e.name === name)?.value;
+const hasKubeApiPorts = (rule: unknown): boolean =>
+  ((get(rule, 'ports') ?? []) as { port: number }[]).some((p) => p.port === 6443);
+
+describe('catalog source', () => {
+  const group = get(effectiveValues(KUBE), 'catalog.crdGroup') as string;
+
+  it('kubernetes: the Role grants exactly catalogRbacRules(group), bound to the api/worker service account', () => {
+    const objects = objectsOf(KUBE);
+    expect(group).toBe('challenges.games.example.com');
+    expect(get(one(objects, 'Role', '-catalog'), 'rules')).toEqual(catalogRbacRules(group));
+    const binding = one(objects, 'RoleBinding', '-catalog');
+    const sa = one(objects, 'ServiceAccount', '-app');
+    expect(get(binding, 'roleRef')).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: one(objects, 'Role', '-catalog').metadata.name,
+    });
+    expect(get(binding, 'subjects')).toEqual([
+      { kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'games' },
+    ]);
+    for (const role of ['-api', '-worker']) {
+      const pod = get(one(objects, 'Deployment', role), 'spec.template.spec');
+      expect([role, get(pod, 'serviceAccountName'), get(pod, 'automountServiceAccountToken')]).toEqual([
+        role,
+        sa.metadata.name,
+        true,
+      ]);
+    }
+    expect(sa.automountServiceAccountToken).toBe(true);
+  });
+
+  it('kubernetes: the CRD is challengeCatalogCrd(group) as exported, kept on uninstall', () => {
+    const crd = one(objectsOf(KUBE), 'CustomResourceDefinition', `.${group}`);
+    expect(crd.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    const { labels: _l, annotations: _a, ...metadata } = crd.metadata;
+    expect({ ...crd, metadata }).toEqual(challengeCatalogCrd(group));
+  });
+
+  it('kubernetes: the starter ChallengeCatalog is catalog.json, a post-install hook, and loses no field to pruning', () => {
+    const objects = objectsOf(KUBE);
+    const values = effectiveValues(KUBE);
+    const cr = one(objects, 'ChallengeCatalog', 'live-catalog');
+    expect(cr.metadata.annotations?.['helm.sh/hook']).toBe('post-install');
+    expect(cr.metadata.annotations?.['helm.sh/hook-delete-policy']).toBeUndefined();
+    const spec = JSON.parse(get(values, 'catalog.json') as string) as unknown;
+    const { labels: _l, annotations: _a, ...metadata } = cr.metadata;
+    expect({ ...cr, metadata }).toEqual(challengeCatalogResource('live-catalog', spec, { group }));
+    const crd = one(objects, 'CustomResourceDefinition', `.${group}`);
+    const schema = get(crd, 'spec.versions.0.schema.openAPIV3Schema') as Parameters<typeof prunedFields>[1];
+    expect(prunedFields(cr, schema)).toEqual([]);
+    // the check itself: an undeclared field is reported
+    expect(prunedFields({ ...cr, spec: { ...(cr.spec ?? {}), colour: 'red' } }, schema)).toEqual([
+      '.spec.colour',
+    ]);
+  });
+
+  it('kubernetes: api and worker get CATALOG_* env, the namespace from the downward API', () => {
+    for (const role of ['-api', '-worker']) {
+      const env = envOf(objectsOf(KUBE), 'Deployment', role);
+      expect(envValue(env, 'CATALOG_SOURCE')).toBe('kubernetes');
+      expect(envValue(env, 'CATALOG_CRD_GROUP')).toBe(group);
+      expect(envValue(env, 'CATALOG_RESOURCE_NAME')).toBe('live-catalog');
+      expect(env).toContainEqual({
+        name: 'CATALOG_NAMESPACE',
+        valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+      });
+      expect(envValue(env, 'CHALLENGE_CATALOG')).toBe('/etc/challenge/catalog/catalog.json');
+    }
+  });
+
+  it.each([undefined, 'minimal', 'production-keda', 'external'])(
+    '%s (file source): a service account without token, no RBAC, CRD, resource or CATALOG_CRD_GROUP',
+    (set) => {
+      const objects = objectsOf(set);
+      const sa = one(objects, 'ServiceAccount', '-app');
+      expect(sa.automountServiceAccountToken).toBe(false);
+      for (const kind of ['Role', 'RoleBinding', 'CustomResourceDefinition', 'ChallengeCatalog'])
+        expect([kind, ofKind(objects, kind)]).toEqual([kind, []]);
+      const pod = get(one(objects, 'Deployment', '-api'), 'spec.template.spec');
+      expect(get(pod, 'serviceAccountName')).toBe(sa.metadata.name);
+      expect(get(pod, 'automountServiceAccountToken')).toBe(false);
+      const env = envOf(objects, 'Deployment', '-api');
+      expect(envValue(env, 'CATALOG_SOURCE')).toBe('file');
+      expect(env.map((e) => e.name)).not.toContain('CATALOG_CRD_GROUP');
+    },
+  );
+
+  it('NetworkPolicy: api/worker reach the Kubernetes API on 443/6443 only with the kubernetes source', () => {
+    for (const set of SETS) {
+      const objects = objectsOf(set);
+      if (!ofKind(objects, 'NetworkPolicy').length) continue;
+      for (const role of ['-api', '-worker']) {
+        const egress = get(one(objects, 'NetworkPolicy', role), 'spec.egress') as unknown[];
+        const rules = egress.filter(hasKubeApiPorts);
+        if (set === KUBE) {
+          expect([role, rules]).toEqual([
+            role,
+            [
+              {
+                to: get(effectiveValues(KUBE), 'networkPolicy.kubeApiPeers'),
+                ports: [
+                  { port: 443, protocol: 'TCP' },
+                  { port: 6443, protocol: 'TCP' },
+                ],
+              },
+            ],
+          ]);
+        } else {
+          expect([label(set), role, rules]).toEqual([label(set), role, []]);
+        }
+      }
+    }
+    // and not for the admin source either
+    const admin = render({ set: ['catalog.source=admin'] });
+    expect(
+      (get(one(admin, 'NetworkPolicy', '-api'), 'spec.egress') as unknown[]).filter(hasKubeApiPorts),
+    ).toEqual([]);
+    expect(ofKind(admin, 'Role')).toEqual([]);
+  });
+
+  it('installCrd=false leaves the CRD out but keeps the RBAC; createResource defaults to off', () => {
+    const objects = render({ set: ['catalog.source=kubernetes', 'catalog.installCrd=false'] });
+    expect(ofKind(objects, 'CustomResourceDefinition')).toEqual([]);
+    expect(ofKind(objects, 'ChallengeCatalog')).toEqual([]);
+    expect(get(one(objects, 'Role', '-catalog'), 'rules')).toEqual(catalogRbacRules());
+  });
+
+  it('refuses a starter resource without a usable catalog.json', () => {
+    const base = ['catalog.source=kubernetes', 'catalog.createResource=true'];
+    expect(() => render({ set: [...base, 'catalog.existingConfigMap=mine'] })).toThrow(/existingConfigMap/);
+    expect(() => render({ set: [...base, 'catalog.json=not json'] })).toThrow(/not a catalog document/);
+  });
+});
+
+// --- configuration env --------------------------------------------------------------------
+
+/** Env names rendered on service containers that are not configSchema keys (read by Node itself). */
+const NOT_CONFIG_KEYS: Record<string, string> = {
+  NODE_OPTIONS: 'Node runtime flags, never read by app/config',
+};
+const CONFIG_KEYS = new Set(Object.keys(configSchema.shape));
+const SERVICE_CONTAINERS = new Set(['api', 'worker', 'migrate']);
+
+function serviceEnvs(objects: K8sObject[]): { where: string; env: EnvVar[] }[] {
+  return podSpecs(objects).flatMap(({ name, pod }) =>
+    pod.containers
+      .filter((c) => SERVICE_CONTAINERS.has(c.name))
+      .map((c) => ({ where: `${name}/${c.name}`, env: (c.env ?? []) as EnvVar[] })),
+  );
+}
+
+describe('configuration env', () => {
+  it.each(SETS.map((s) => [label(s), s]))(
+    '%s: every env var of api, worker and migration is a configSchema key',
+    (_n, set) => {
+      const envs = serviceEnvs(objectsOf(set));
+      expect(envs.map((e) => e.where.replace(/.*\//, '')).sort()).toEqual(
+        expect.arrayContaining(['api', 'worker']),
+      );
+      for (const { where, env } of envs) {
+        for (const { name } of env) {
+          expect([where, name, CONFIG_KEYS.has(name) || name in NOT_CONFIG_KEYS]).toEqual([
+            where,
+            name,
+            true,
+          ]);
+        }
+      }
+    },
+  );
+
+  it('chart defaults of the tuning settings are the service defaults', () => {
+    const tuned = /^(ADMISSION|RATE_LIMIT|NEW_PLAYER|EVENTS|PROCESSED_EVENTS|REWARD|GRANT)_|^GRANTER$/;
+    const env = envOf(objectsOf(undefined), 'Deployment', '-api');
+    const service = configSchema.parse({}) as Record<string, unknown>;
+    const chart = configSchema.parse(
+      Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+    ) as Record<string, unknown>;
+    const names = env.map((e) => e.name).filter((n) => tuned.test(n) && n !== 'RATE_LIMIT_EXPECTED_REPLICAS');
+    expect(names.length).toBeGreaterThanOrEqual(20);
+    for (const n of names) expect([n, chart[n]]).toEqual([n, service[n]]);
+  });
+
+  it.each([
+    [undefined, [], '2'],
+    ['minimal', [], '1'],
+    ['production-keda', [], '4'],
+    [KUBE, [], '3'],
+    [undefined, ['config.rateLimits.expectedReplicas=7'], '7'],
+    [undefined, ['autoscaling.enabled=false', 'api.replicas=5'], '5'],
+  ] as const)(
+    '%s %j: RATE_LIMIT_EXPECTED_REPLICAS = %s (the usual api replica count unless set)',
+    (set, extra, expected) => {
+      const objects = extra.length ? render({ valueSet: set, set: [...extra] }) : objectsOf(set);
+      for (const role of ['-api', '-worker'])
+        expect(envValue(envOf(objects, 'Deployment', role), 'RATE_LIMIT_EXPECTED_REPLICAS')).toBe(expected);
+    },
+  );
+
+  it('values reach the env: admission, budgets, events, rewards', () => {
+    const env = envOf(objectsOf(KUBE), 'Deployment', '-api');
+    expect(envValue(env, 'ADMISSION_ENABLED')).toBe('1');
+    expect(envValue(env, 'ADMISSION_TARGET_LATENCY_MS')).toBe('40');
+    expect(envValue(env, 'ADMISSION_QUEUE_MAX')).toBe('256');
+    expect(envValue(env, 'NEW_PLAYER_BUDGET_PER_SEC')).toBe('1500');
+    expect(envValue(env, 'NEW_PLAYER_BUDGET_BURST')).toBe('150');
+    expect(envValue(envOf(objectsOf(KUBE), 'Deployment', '-worker'), 'EVENTS_APPLY_PARTITIONS')).toBe('8');
+    expect(envValue(env, 'REWARD_MAX_ATTEMPTS')).toBe('20');
+    expect(envValue(env, 'PROCESSED_EVENTS_RETENTION_MS')).toBe(String(7 * 86400 * 1000));
+    const off = render({ set: ['config.admission.enabled=false'] });
+    expect(envValue(envOf(off, 'Deployment', '-api'), 'ADMISSION_ENABLED')).toBe('0');
+  });
+
+  it('webhook granter: needs the URL, and its Secret key is required on api and worker', () => {
+    expect(() => render({ set: ['config.rewards.granter=webhook'] })).toThrow(/webhookUrl/);
+    const objects = objectsOf('production-keda');
+    for (const role of ['-api', '-worker']) {
+      const secret = envOf(objects, 'Deployment', role).find((e) => e.name === 'WEBHOOK_SECRET');
+      expect([role, get(secret, 'valueFrom.secretKeyRef.optional')]).toEqual([role, false]);
+    }
+    const log = envOf(objectsOf(undefined), 'Deployment', '-api').find((e) => e.name === 'WEBHOOK_SECRET');
+    expect(get(log, 'valueFrom.secretKeyRef.optional')).toBe(true);
   });
 });

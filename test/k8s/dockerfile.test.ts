@@ -1,7 +1,8 @@
 // The container image recipe, read as data (docker cannot build here).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { LIMITER_SCRIPTS } from '../../app/admission/store';
 import { CHART_DIR, ROOT } from './helpers';
 
 interface Instruction {
@@ -61,6 +62,32 @@ describe('Dockerfile', () => {
         'examples ./examples',
       ]),
     );
+  });
+
+  it('ships the files read at runtime where the service looks for them', () => {
+    const workdir = finalStage.filter((i) => i.op === 'WORKDIR').at(-1)!.args;
+    const copies = finalStage
+      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from='))
+      .map((i) => {
+        const parts = i.args.split(/\s+/);
+        return { sources: parts.slice(0, -1), dest: path.posix.resolve(workdir, parts.at(-1)!) };
+      });
+    const destOf = (source: string) => copies.find((c) => c.sources.includes(source))?.dest;
+    // ROOT (app/paths.ts) is the first directory upward with package.json and migrations/.
+    expect(destOf('package.json')).toBe(workdir);
+    expect(destOf('migrations')).toBe(path.posix.join(workdir, 'migrations'));
+    expect(destOf('examples')).toBe(path.posix.join(workdir, 'examples'));
+    // The limiter scripts: store.ts reads <its own dir>/lua first, then <ROOT>/app/admission/lua.
+    const lua = copies.find((c) => c.sources.some((s) => s.startsWith('app/admission/lua')));
+    expect(lua?.sources).toEqual(['app/admission/lua/*.lua']);
+    const compiledStoreDir = path.posix.join(workdir, 'dist', 'app', 'admission');
+    expect([
+      path.posix.join(compiledStoreDir, 'lua'),
+      path.posix.join(workdir, 'app', 'admission', 'lua'),
+    ]).toContain(lua!.dest.replace(/\/$/, ''));
+    // and the glob covers every script the store defines
+    const shipped = readdirSync(path.join(ROOT, 'app', 'admission', 'lua')).filter((f) => f.endsWith('.lua'));
+    for (const file of Object.values(LIMITER_SCRIPTS)) expect(shipped).toContain(file);
   });
 
   it('runs as the numeric non-root user the chart expects, with node as PID 1 and no HEALTHCHECK', () => {

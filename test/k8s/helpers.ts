@@ -10,7 +10,7 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const HELM = path.join(ROOT, '.tools', 'bin', 'helm');
 export const CHART_DIR = path.join(ROOT, 'charts', 'challenge-service');
 export const VALUE_SETS_DIR = path.join(__dirname, 'values');
-export const VALUE_SETS = ['minimal', 'production-keda', 'external'] as const;
+export const VALUE_SETS = ['minimal', 'production-keda', 'external', 'catalog-kubernetes'] as const;
 const K6_CRD = '/work/shared/fixtures/crds/k6.io_testruns.yaml';
 
 export type K8sObject = {
@@ -94,17 +94,20 @@ export function get(obj: unknown, dotted: string): unknown {
 }
 
 /**
- * Generates the k6 TestRun model from its CRD with @kubernetes-models/crd-generate and compiles
- * it to ES modules, so the validator can load it. Returns the directory.
+ * Generates models with @kubernetes-models/crd-generate from the k6 TestRun CRD and from `crds`
+ * (e.g. the ChallengeCatalog CRDs the chart renders, so custom resources are checked against the
+ * very schema the chart installs), and compiles them to ES modules, so the validator can load
+ * them. Returns the directory.
  */
-export async function buildK6Models(): Promise<string> {
+export async function buildCrdModels(crds: readonly unknown[] = []): Promise<string> {
   const tmpRoot = path.join(ROOT, '.tmp');
   mkdirSync(tmpRoot, { recursive: true });
-  const dir = mkdtempSync(path.join(tmpRoot, 'k6-models-'));
+  const dir = mkdtempSync(path.join(tmpRoot, 'crd-models-'));
+  const input = [readFileSync(K6_CRD, 'utf8'), ...crds.map((c) => YAML.stringify(c))].join('\n---\n');
   const log = console.log;
   console.log = () => undefined; // the generator narrates every file it writes
   try {
-    await generate({ input: readFileSync(K6_CRD, 'utf8'), outputPath: dir });
+    await generate({ input, outputPath: dir });
   } finally {
     console.log = log;
   }
@@ -138,9 +141,9 @@ export interface SchemaProblem {
   readonly error: string;
 }
 
-/** Validate objects against kubernetes-models / KEDA / prometheus-operator / generated k6 schemas. */
-export function validateObjects(objects: unknown[], k6Dir: string): SchemaProblem[] {
-  const out = execFileSync(process.execPath, [path.join(__dirname, 'validate-models.mjs'), k6Dir], {
+/** Validate objects against kubernetes-models / KEDA / prometheus-operator / CRD-generated schemas. */
+export function validateObjects(objects: unknown[], modelDir: string): SchemaProblem[] {
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'validate-models.mjs'), modelDir], {
     input: JSON.stringify(objects),
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
@@ -150,4 +153,34 @@ export function validateObjects(objects: unknown[], k6Dir: string): SchemaProble
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+type Schema = {
+  type?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+};
+
+/**
+ * Fields of `value` a structural schema does not declare: the API server prunes them silently on
+ * create, so a custom resource carrying any would lose data. (Types, enums and required fields are
+ * checked by the CRD-generated model; this is what that model does not check.) `metadata` is
+ * validated by the API server itself and skipped.
+ */
+export function prunedFields(value: unknown, schema: Schema, at = ''): string[] {
+  if (schema['x-kubernetes-preserve-unknown-fields']) return [];
+  if (Array.isArray(value))
+    return schema.items ? value.flatMap((v, i) => prunedFields(v, schema.items!, `${at}[${i}]`)) : [];
+  if (value === null || typeof value !== 'object' || schema.type !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
+    const where = `${at}.${k}`;
+    if (at === '' && k === 'metadata') return [];
+    const child =
+      schema.properties?.[k] ??
+      (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    if (!child) return schema.additionalProperties === true ? [] : [where];
+    return prunedFields(v, child, where);
+  });
 }

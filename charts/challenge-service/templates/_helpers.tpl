@@ -64,4 +64,15 @@ The Deployment never surges (maxSurge 0), so replicas is also the most that ever
 {{- if gt (int .Values.worker.autoscaling.minReplicas) (int .Values.worker.autoscaling.maxReplicas) }}
 {{- fail "worker.autoscaling.minReplicas is above maxReplicas" }}
 {{- end }}
+{{- if and (eq .Values.config.rewards.granter "webhook") (not .Values.config.rewards.webhookUrl) }}
+{{- fail "config.rewards.granter=webhook needs config.rewards.webhookUrl (and the Secret key secrets.webhookSecretKey)" }}
+{{- end }}
+{{- if and (eq .Values.catalog.source "kubernetes") .Values.catalog.createResource }}
+{{- if .Values.catalog.existingConfigMap }}
+{{- fail "catalog.createResource builds the ChallengeCatalog from catalog.json; with catalog.existingConfigMap, create the resource yourself" }}
+{{- end }}
+{{- if not (hasKey (fromJson .Values.catalog.json) "challenges") }}
+{{- fail "catalog.createResource: catalog.json is not a catalog document (JSON with a challenges list)" }}
+{{- end }}
+{{- end }}
 {{- end }}
