@@ -26,7 +26,15 @@ async function main(): Promise<void> {
   if (cfg.DEV_MODE && svc.api) printDevBanner(base, svc.opsPort);
 
   const stop = (signal: string) => {
-    log.info({ signal }, 'draining');
+    log.info({ signal, graceMs: cfg.SHUTDOWN_GRACE_MS }, 'draining');
+    // Last resort if something hangs past the grace period (plus room for the worker's batch).
+    setTimeout(
+      () => {
+        log.error({ signal }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      },
+      2 * cfg.SHUTDOWN_GRACE_MS + 5000,
+    ).unref();
     svc.shutdown().then(
       () => {
         log.info('stopped');

@@ -192,20 +192,31 @@ export async function startService(
   const opsPort = (ops.address() as { port: number }).port;
 
   let stopping: Promise<void> | undefined;
+  const stopModule = (m: Module): Promise<unknown> =>
+    m.stop?.().catch((err: unknown) => log.error({ err, module: m.name }, 'stop failed')) ??
+    Promise.resolve();
+  /**
+   * SIGTERM: readiness false and no new connections at once; worker-role units (event batch, reward
+   * grants) finish and are acknowledged meanwhile; requests in flight are answered within
+   * SHUTDOWN_GRACE_MS (new requests on kept-alive connections get 503 DRAINING); only then do the
+   * player-facing modules stop (ingest queue, WebSockets closed with a reconnect hint, limiters).
+   */
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       draining = true;
       api?.stopListening();
-      const until = Date.now() + cfg.SHUTDOWN_GRACE_MS;
-      await Promise.all(
-        loaded.map((m) =>
-          m.stop?.().catch((err: unknown) => log.error({ err, module: m.name }, 'stop failed')),
-        ),
-      );
-      while (api && api.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const started = Date.now();
+      const until = started + cfg.SHUTDOWN_GRACE_MS;
+      const workerSide = Promise.all(loaded.filter((m) => m.role === 'worker').map(stopModule));
+      while (api && api.inFlight() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      const left = api?.inFlight() ?? 0;
+      if (left > 0) log.warn({ inFlight: left }, 'shutdown grace period over with requests in flight');
       api?.close();
-      await new Promise<void>((r) => ops.close(() => r()));
-      ops.closeAllConnections?.();
+      await Promise.all([workerSide, ...loaded.filter((m) => m.role !== 'worker').map(stopModule)]);
+      log.info({ drainMs: Date.now() - started }, 'drained');
+      const opsClosed = new Promise<void>((r) => ops.close(() => r()));
+      ops.closeAllConnections?.(); // kept-alive scrapers and probers would hold close() open
+      await opsClosed;
       unbindPool();
       await db.end().catch(() => undefined);
       if (embedded) await embedded.stop().catch(() => undefined);

@@ -42,7 +42,7 @@ export interface HttpHooks {
   deadlineMs: number;
   maxBody: number;
   /** Called once per answered request. */
-  onDone?: (route: string, method: string, status: number, seconds: number) => void;
+  onDone?: (route: string, method: string, status: number, seconds: number, requestId: string) => void;
   onError?: (err: unknown, ctx: { route: string; requestId: string }) => void;
   inFlight?: { inc(): void; dec(): void };
   /** When true, new requests are answered 503 (draining). */
@@ -168,7 +168,7 @@ export class HttpServer {
       answered = true;
       clearTimeout(deadlineTimer.t);
       this.hooks.inFlight?.dec();
-      this.hooks.onDone?.(routeName, method, reply.status, (performance.now() - started) / 1000);
+      this.hooks.onDone?.(routeName, method, reply.status, (performance.now() - started) / 1000, requestId);
       if (signal.aborted) return;
       signal.aborted = true; // no more work for this request
       res.cork(() => {
@@ -198,7 +198,7 @@ export class HttpServer {
         answered = true;
         clearTimeout(deadlineTimer.t);
         this.hooks.inFlight?.dec();
-        this.hooks.onDone?.(routeName, method, 499, (performance.now() - started) / 1000);
+        this.hooks.onDone?.(routeName, method, 499, (performance.now() - started) / 1000, requestId);
       }
     });
 

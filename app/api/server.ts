@@ -2,7 +2,15 @@
 import uWS, { type us_listen_socket } from 'uWebSockets.js';
 import { HttpServer, type HttpHooks } from './http';
 import { registerPlayerRoutes, type ApiDeps } from './routes';
-import { httpRequestDurationSeconds, httpRequestsInFlight, httpRequestsTotal } from '../ops/metrics';
+import {
+  admissionRejectionsTotal,
+  httpRequestDurationSeconds,
+  httpRequestsInFlight,
+  httpRequestsTotal,
+} from '../ops/metrics';
+
+/** Requests slower than this are logged at warn level (5xx answers always are). */
+export const SLOW_REQUEST_SECONDS = 1;
 
 export interface ApiServer {
   readonly http: HttpServer;
@@ -26,11 +34,17 @@ export interface ApiServerOptions {
 
 export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Promise<ApiServer> {
   const app = uWS.App();
+  const log = deps.log;
   let inFlight = 0;
   const hooks: HttpHooks = {
     deadlineMs: opts.deadlineMs,
     maxBody: opts.maxBody,
-    draining: opts.draining,
+    // Asked once per request before any work: a request refused while draining is counted as such.
+    draining: () => {
+      if (!opts.draining()) return false;
+      admissionRejectionsTotal.inc({ pool: 'api', reason: 'draining' });
+      return true;
+    },
     inFlight: {
       inc: () => {
         inFlight++;
@@ -41,9 +55,23 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
         httpRequestsInFlight.dec();
       },
     },
-    onDone: (route, method, status, seconds) => {
+    onDone: (route, method, status, seconds, requestId) => {
       httpRequestsTotal.inc({ route, method, status: String(status) });
       httpRequestDurationSeconds.observe({ route, method }, seconds);
+      // Hot path: no log object is built unless its level is enabled.
+      if (status >= 500 || seconds > SLOW_REQUEST_SECONDS) {
+        if (log.isLevelEnabled('warn')) {
+          log.warn(
+            { route, method, status, durationMs: Math.round(seconds * 10_000) / 10, requestId },
+            status >= 500 ? 'request failed' : 'slow request',
+          );
+        }
+      } else if (log.isLevelEnabled('debug')) {
+        log.debug(
+          { route, method, status, durationMs: Math.round(seconds * 10_000) / 10, requestId },
+          'request',
+        );
+      }
     },
     onError: (err, ctx) =>
       deps.log.error({ err, route: ctx.route, requestId: ctx.requestId }, 'unhandled error'),

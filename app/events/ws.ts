@@ -31,6 +31,10 @@ export interface WsOptions {
 }
 
 const CLOSE_UNAUTHORIZED = 4401;
+/** RFC 6455 close code 1012: the service is restarting; the client should reconnect. */
+export const CLOSE_SERVICE_RESTART = 1012;
+/** Sent to every socket right before the 1012 close on shutdown. */
+export const RECONNECT_HINT = JSON.stringify({ type: 'reconnect', reason: 'service restart' });
 
 export class PushHub {
   private readonly byUser = new Map<string, Set<WebSocket<SocketData>>>();
@@ -194,11 +198,20 @@ export class PushHub {
     });
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Shutdown: tell every socket to reconnect (a `{"type":"reconnect"}` message, then close code 1012
+   * "service restart"), so clients come back through the load balancer to a pod that is staying.
+   * Resolves once their close handlers ran, or after `waitMs`.
+   */
+  async stop(waitMs = 1000): Promise<void> {
     if (this.refresh) clearInterval(this.refresh);
     await this.unsubscribe?.();
     for (const ws of [...this.sockets]) {
-      if (!ws.getUserData().closed) ws.end(1001, 'server shutting down');
+      if (ws.getUserData().closed) continue;
+      ws.send(RECONNECT_HINT, false);
+      ws.end(CLOSE_SERVICE_RESTART, 'service restart');
     }
+    const until = Date.now() + waitMs;
+    while (this.sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 }

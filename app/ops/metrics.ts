@@ -302,6 +302,17 @@ for (const result of ['claimed', 'conflict'] as const) claimsTotal.inc({ result 
 for (const path of ['sync', 'relay'] as const) rewardsGrantedTotal.inc({ path }, 0);
 for (const kind of ['retryable', 'permanent'] as const) rewardGrantFailuresTotal.inc({ kind }, 0);
 for (const result of ['success', 'failure'] as const) catalogReloadsTotal.inc({ result }, 0);
+// One series per rejection reason, under the pool it is usually recorded with, so that
+// sum(rate(challenge_admission_rejections_total[5m])) reads 0 (not "no data") before the first one.
+// `draining` is recorded by the api server (pool "api") for requests refused during shutdown.
+const REJECTION_SERIES: readonly { pool: string; reason: AdmissionRejectionReason }[] = [
+  { pool: 'player', reason: 'queue_full' },
+  { pool: 'player', reason: 'deadline' },
+  { pool: 'player', reason: 'rate_limited' },
+  { pool: 'init', reason: 'budget_exhausted' },
+  { pool: 'api', reason: 'draining' },
+];
+for (const labels of REJECTION_SERIES) admissionRejectionsTotal.inc(labels, 0);
 rateLimiterDegraded.set(0);
 
 // --- helpers -----------------------------------------------------------------------------------

@@ -32,8 +32,12 @@ export function dashboardsMarkdown(dashboards: Record<string, Dashboard>): strin
     'read postgres_exporter, pgbouncer_exporter or redis_exporter. Autoscaling panels use the queries of',
     '`app/ops/autoscaling.ts`, the same ones the HPA and KEDA read.',
     '',
+    'The first table is the Overview dashboard (link: `docs/DASHBOARDS.md#overview`): one row per panel',
+    'with its queries. Each dashboard section has an anchor named after its file (`#api`, `#events`, ...).',
+    '',
   ];
   for (const [name, d] of Object.entries(dashboards)) {
+    out.push(`<a id="${name}"></a>`, '');
     out.push(`## ${d.title} (\`${name}.json\`, uid \`${d.uid ?? ''}\`)`, '', d.description ?? '', '');
     out.push('| Row | Panel | Unit | Queries (legend: expression) |', '| --- | --- | --- | --- |');
     let row = '';

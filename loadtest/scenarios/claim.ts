@@ -93,7 +93,7 @@ export function setup(): Data {
   const wanted = new Set(goals.map((g) => g.goalId));
   const deadline = Date.now() + 120000;
   for (;;) {
-    const body = jsonBody<{ challenges?: ChallengeView[] }>(list(last, { name: 'seed-wait' }));
+    const body = jsonBody<{ challenges?: ChallengeView[] }>(list(last, { name: 'seed-wait' }, true));
     let done = 0;
     for (const c of body?.challenges ?? [])
       for (const g of c.goals) if (wanted.has(g.goalId) && g.status === 'completed') done++;

@@ -62,6 +62,7 @@ export default function (data: Data): void {
   const res = http.post(`${API}/events`, JSON.stringify({ events }), {
     headers: serviceHeaders(),
     tags: { endpoint: 'events', name: 'events' },
+    responseType: 'text',
   });
   sent.add(BATCH);
   if (record(res, 'events', [202, 200])) {

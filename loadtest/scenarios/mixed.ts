@@ -56,7 +56,7 @@ export default function (data: { runId: string }): void {
 
   sendEvents([{ eventId: `${sid}-login`, userId, type: 'login', occurredAt: now() }]);
   if (!record(initialize(userId), 'init')) return;
-  const listed = list(userId);
+  const listed = list(userId, {}, true);
   if (!record(listed, 'list')) return;
   const challenges = jsonBody<{ challenges?: ChallengeView[] }>(listed)?.challenges ?? [];
   think();

@@ -123,7 +123,9 @@ export function commonOptions() {
     summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)', 'count'],
     setupTimeout: '300s',
     teardownTimeout: '60s',
-    discardResponseBodies: false,
+    // Bodies cost the load generator CPU it shares with the service; requests that read one ask
+    // for it with responseType: 'text'.
+    discardResponseBodies: true,
     noConnectionReuse: false,
     userAgent: 'challenge-loadtest/1',
   };
@@ -195,8 +197,13 @@ export function initialize(userId: string, tags: Record<string, string> = {}): R
   return http.post(`${API}/challenges/initialize`, '{}', reqParams(userId, 'init', tags)) as unknown as Res;
 }
 
-export function list(userId: string, tags: Record<string, string> = {}): Res {
-  return http.get(`${API}/challenges`, reqParams(userId, 'list', tags)) as unknown as Res;
+/** `withBody`: keep the answer's body (bodies are discarded by default). */
+export function list(userId: string, tags: Record<string, string> = {}, withBody = false): Res {
+  const params = reqParams(userId, 'list', tags);
+  return http.get(
+    `${API}/challenges`,
+    withBody ? { ...params, responseType: 'text' } : params,
+  ) as unknown as Res;
 }
 
 /** Initialises `userIds` with http.batch in chunks; returns how many answered 200. */
@@ -222,6 +229,7 @@ export function postEvents(events: unknown[], endpoint = 'seed-events', batch = 
     const res = http.post(`${API}/events`, JSON.stringify({ events: events.slice(i, i + batch) }), {
       headers: serviceHeaders(),
       tags: { endpoint, name: endpoint },
+      responseType: 'text',
     }) as unknown as Res;
     accepted += acceptedCount(res);
   }
@@ -242,7 +250,10 @@ export function acceptedCount(res: Res): number {
 export function probeCatalog(runId: string): ChallengeView[] {
   const probe = `${runId}-probe`;
   http.post(`${API}/challenges/initialize`, '{}', reqParams(probe, 'probe'));
-  const res = http.get(`${API}/challenges`, reqParams(probe, 'probe')) as unknown as Res;
+  const res = http.get(`${API}/challenges`, {
+    ...reqParams(probe, 'probe'),
+    responseType: 'text',
+  }) as unknown as Res;
   const body = jsonBody<{ challenges?: ChallengeView[] }>(res);
   if (res.status !== 200 || !body || !Array.isArray(body.challenges)) {
     throw new Error(`probe list failed: ${res.status} ${String(res.body).slice(0, 200)}`);
