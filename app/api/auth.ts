@@ -1,7 +1,7 @@
 // Player and service credentials. Players: JWT (HS256 secret, PEM public key or JWKS URL), `sub` is
 // the player id. Services (events, admin): an API key from a Secret, or a JWT whose `scope` claim
 // holds the configured service scope. A player token on a service route is 403, not 401.
-import { createHash, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -34,6 +34,7 @@ const CACHE_MAX = 20_000;
 
 export class Authenticator {
   private key: Uint8Array | KeyLike | JWTVerifyGetKey | undefined;
+  private hs256Key: KeyObject | undefined;
   private readonly cache = new Map<string, { principal: Principal; exp: number }>();
   private readonly apiKeyHashes: Buffer[];
 
@@ -44,8 +45,11 @@ export class Authenticator {
   private async verifierKey(): Promise<Uint8Array | KeyLike | JWTVerifyGetKey> {
     if (this.key) return this.key;
     // A KeyObject made once: passing raw bytes makes jose build one on every verification.
-    if (this.cfg.hs256Secret) this.key = createSecretKey(Buffer.from(this.cfg.hs256Secret, 'utf8'));
-    else if (this.cfg.publicKeyPem) this.key = await importSPKI(this.cfg.publicKeyPem, 'RS256');
+    if (this.cfg.hs256Secret) {
+      const k = createSecretKey(Buffer.from(this.cfg.hs256Secret, 'utf8'));
+      this.hs256Key = k;
+      this.key = k;
+    } else if (this.cfg.publicKeyPem) this.key = await importSPKI(this.cfg.publicKeyPem, 'RS256');
     else if (this.cfg.jwksUrl) this.key = createRemoteJWKSet(new URL(this.cfg.jwksUrl));
     else throw new Error('no JWT verification key configured');
     return this.key;
@@ -59,10 +63,16 @@ export class Authenticator {
     let payload: JWTPayload;
     try {
       const key = await this.verifierKey();
+      const fast = this.hs256Key
+        ? verifyHs256(token, this.hs256Key, now, this.cfg.issuer, this.cfg.audience)
+        : null;
       const opts = { issuer: this.cfg.issuer, audience: this.cfg.audience };
-      const res =
-        typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
-      payload = res.payload;
+      if (fast) payload = fast;
+      else {
+        const res =
+          typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
+        payload = res.payload;
+      }
     } catch {
       throw unauthorized('invalid or expired token');
     }
@@ -102,6 +112,45 @@ export class Authenticator {
       throw forbidden('this route needs a service credential, not a player token');
     return principal;
   }
+}
+
+/**
+ * HS256 compact JWT verification without the general JOSE machinery (a new player's first request
+ * always misses the token cache). Same rules as jose for what we accept: header alg HS256 and no
+ * `crit`, signature over `header.payload`, exp/nbf against now, iss/aud when configured. Throws on
+ * any failure; the caller maps it to 401.
+ */
+export function verifyHs256(
+  token: string,
+  key: KeyObject,
+  now: number,
+  issuer?: string,
+  audience?: string,
+): JWTPayload {
+  const [h, p, sig, extra] = token.split('.');
+  if (!h || !p || !sig || extra !== undefined) throw new Error('not a compact JWS');
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as {
+    alg?: unknown;
+    crit?: unknown;
+  };
+  if (header.alg !== 'HS256' || header.crit !== undefined) throw new Error('unexpected JWS header');
+  const expected = createHmac('sha256', key).update(`${h}.${p}`).digest();
+  const given = Buffer.from(sig, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error('bad signature');
+  const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as JWTPayload;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw new Error('bad payload');
+  const sec = Math.floor(now / 1000);
+  if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= sec))
+    throw new Error('expired');
+  if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > sec))
+    throw new Error('not yet valid');
+  if (issuer !== undefined && payload.iss !== issuer) throw new Error('issuer');
+  if (audience !== undefined) {
+    const aud = payload.aud;
+    if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) throw new Error('audience');
+  }
+  return payload;
 }
 
 function sha256(s: string): Buffer {

@@ -167,7 +167,6 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'initialize',
     idem('initialize', (ctx) =>
       player(ctx).then(async (userId) => {
-        await deps.limits.player(userId);
         const catalog = deps.catalog.current;
         // Only players the database does not know yet take the fleet-wide new-player budget: a
         // player this pod has not seen is first looked up (the same statement, not creating), and
@@ -176,13 +175,19 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         let result: { created: boolean; facts: PlayerFacts } | null = null;
         let now = deps.clock.now();
         if (!known || known.has(userId)) {
+          await deps.limits.player(userId);
           result = await deps.admission.run('player', ctx.deadline, () =>
             initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
           );
         } else {
-          result = await deps.admission.run('player', ctx.deadline, () =>
-            initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
-          );
+          // The per-player limit and the read-only lookup do not depend on each other: one wait, not two.
+          const [, found] = await Promise.all([
+            deps.limits.player(userId),
+            deps.admission.run('player', ctx.deadline, () =>
+              initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
+            ),
+          ]);
+          result = found;
           if (!result) {
             await deps.limits.newPlayer(ctx.deadline);
             now = deps.clock.now();

@@ -15,6 +15,8 @@ export const INITIALIZE_SQL =
 
 /** Most players one statement carries. */
 const MAX_BATCH = 64;
+/** Batches of one kind in flight at once; the pool has room for both kinds and other statements. */
+const BATCHES_IN_FLIGHT = 2;
 
 type Row = {
   created_at: string | null;
@@ -89,7 +91,9 @@ class PlayerBatchers {
   readonly init: Batcher<InitItem, InitResult>;
 
   constructor(db: Db) {
-    const maxInFlight = Math.max(1, db.options.max ?? 10);
+    // Few batches in flight: under load items wait for a slot and go out together, which means
+    // fewer round trips (and fewer wake-ups of PgBouncer and PostgreSQL) per request.
+    const maxInFlight = Math.max(1, Math.min(BATCHES_IN_FLIGHT, db.options.max ?? 10));
     this.read = new Batcher(
       async (items) => {
         const found = new Map<string, PlayerFacts>();

@@ -2,7 +2,7 @@
 // baseline and the k6 scenarios, samples our processes and PostgreSQL, writes the report.
 //   node .tmp/bench-build/bench.js [--profile quick|full] [--only a,b] [--out DIR] [--keep-stack]
 import { spawn, execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import {
   type ScenarioResult,
 } from './report';
 import { latencySvg } from './svg';
+import { mintPlayerToken } from './tokens';
 
 interface ScenarioParams {
   script: string;
@@ -290,6 +291,17 @@ async function pgbench(stack: Stack, kind: 'init' | 'events'): Promise<Baseline>
 // ---------------------------------------------------------------------------------------------
 // One scenario
 
+/** k6 duration strings ("30s", "2m", "1m30s") in seconds; 0 when absent. */
+function parseSeconds(v: unknown): number {
+  if (typeof v !== 'string') return 0;
+  let total = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    const n = Number(m[1]);
+    total += m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : m[2] === 's' ? n : n / 1000;
+  }
+  return total;
+}
+
 async function runScenario(
   stack: Stack,
   name: string,
@@ -312,6 +324,24 @@ async function runScenario(
     RUN_ID: `${runId}${name.replace(/[^a-z]/g, '').slice(0, 6)}`,
   };
   if (name === 'burst' && capacity) env.CAPACITY = String(Math.round(capacity));
+  if (name.startsWith('init-new') || name === 'burst') {
+    // Every iteration is a new player: mint their tokens now, outside the measured window.
+    const secs = ['duration', 'warmup', 'rampUp', 'hold', 'recovery'].reduce(
+      (sum, k) => sum + parseSeconds((ex as Record<string, unknown>)[k]),
+      0,
+    );
+    const peakRate = Math.max(Number(ex.rate ?? 0), capacity && name === 'burst' ? capacity * 4.5 : 0);
+    const count = Math.min(Math.ceil(peakRate * secs * 1.1) + 100, 800_000);
+    const file = path.join(outDir, `${name}.tokens.json`);
+    const secret = String(stack.env.JWT_SECRET ?? stack.env.JWT_HS256_SECRET ?? '');
+    const now = Date.now();
+    const tokens = Array.from({ length: count }, (_, i) =>
+      mintPlayerToken(`${env.RUN_ID}-n${i}`, secret, 4 * 3600, now),
+    );
+    writeFileSync(file, JSON.stringify({ tokens }));
+    env.TOKENS_FILE = file;
+    env.TOKENS_PREFIX = env.RUN_ID;
+  }
   const pids = { api: stack.apiPid, worker: stack.workerPid };
   const cpu0 = { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker) };
   resetPeak(pids.api);
@@ -362,6 +392,7 @@ async function runScenario(
     env,
     path.join(outDir, `${name}.k6.log`),
   );
+  if (env.TOKENS_FILE) rmSync(env.TOKENS_FILE, { force: true }); // tens of MB, not a result
   let cpu1 = { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker) };
 
   let summary: K6Summary = { metrics: {} };

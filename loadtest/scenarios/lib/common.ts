@@ -1,6 +1,7 @@
 // Shared helpers for the k6 scenarios: parameters, offline tokens, request recording, summaries.
 // Run by k6 directly (TypeScript is stripped by k6); not part of the tsc project.
 import http from 'k6/http';
+import { SharedArray } from 'k6/data';
 import crypto from 'k6/crypto';
 import exec from 'k6/execution';
 import { check } from 'k6';
@@ -137,8 +138,27 @@ export function newRunId(): string {
   return `lt${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
+// New-player scenarios can take tokens minted before the run (TOKENS_FILE, written by the bench for
+// user ids `${TOKENS_PREFIX}-n<i>`), so the load generator does not spend its share of the two
+// cores signing a token per iteration. Shared by every VU, read once.
+const PREMINT_PREFIX = __ENV.TOKENS_FILE ? `${__ENV.TOKENS_PREFIX || ''}-n` : '';
+const preminted: string[] = __ENV.TOKENS_FILE
+  ? (new SharedArray(
+      'preminted-tokens',
+      () => (JSON.parse(open(__ENV.TOKENS_FILE)) as { tokens: string[] }).tokens,
+    ) as unknown as string[])
+  : [];
+
+function playerToken(userId: string): string {
+  if (PREMINT_PREFIX && userId.startsWith(PREMINT_PREFIX)) {
+    const t = preminted[Number(userId.slice(PREMINT_PREFIX.length))];
+    if (t) return t;
+  }
+  return tokens.player(userId);
+}
+
 export function playerHeaders(userId: string): Record<string, string> {
-  return { Authorization: `Bearer ${tokens.player(userId)}`, 'Content-Type': 'application/json' };
+  return { Authorization: `Bearer ${playerToken(userId)}`, 'Content-Type': 'application/json' };
 }
 
 export function serviceHeaders(): Record<string, string> {
