@@ -15,6 +15,8 @@ export interface RateLimits {
   player(userId: string): Promise<void>;
   /** Fleet-wide budget of new-player initialisations; waits up to `deadline`, else throws 503. */
   newPlayer(deadline: number): Promise<void>;
+  /** A new-player slot if one is free at once (no wait); false when the budget is in use. */
+  tryNewPlayer(): Promise<boolean>;
   /** Per-client event-ingest budget (events count); throws 429 when exceeded. */
   ingest(clientId: string, events: number): Promise<void>;
 }
@@ -24,5 +26,6 @@ export const admitAll: Admission = { run: (_cls, _deadline, fn) => fn() };
 export const noLimits: RateLimits = {
   player: async () => undefined,
   newPlayer: async () => undefined,
+  tryNewPlayer: async () => true,
   ingest: async () => undefined,
 };

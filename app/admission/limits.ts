@@ -131,6 +131,18 @@ export class StoreRateLimits implements RateLimits {
     if (a.waitMs > 0) await sleep(a.waitMs);
   }
 
+  /** Book a new-player slot only if one is free right now (no waiting, no refusal counted). */
+  async tryNewPlayer(): Promise<boolean> {
+    const s = this.settings;
+    if (s.newPlayerPerSec <= 0) return true;
+    const a = await this.decide(
+      (store) => store.gcraReserve(NEW_PLAYER_KEY, s.newPlayerPerSec, s.newPlayerBurst, 0),
+      (store, n) =>
+        store.gcraReserve(NEW_PLAYER_KEY, s.newPlayerPerSec / n, Math.ceil(s.newPlayerBurst / n), 0),
+    );
+    return a.reserved;
+  }
+
   /** Stop the probe; the Redis connection belongs to whoever made it. */
   close(): void {
     if (this.probe) clearInterval(this.probe);

@@ -303,8 +303,8 @@ const parameters: Record<string, Schema> = {
     in: 'header',
     required: false,
     description:
-      'The same key with the same body within 24 h returns the first answer instead of acting again.',
-    schema: { type: 'string', minLength: 1, maxLength: 255 },
+      'The same key with the same body within 24 h returns the first answer (status and body, with header Idempotent-Replayed: true) instead of acting again; the same key with a different request -> 422 IDEMPOTENCY_KEY_REUSED; a duplicate while the first is still running -> 409 IDEMPOTENCY_KEY_IN_PROGRESS.',
+    schema: { type: 'string', minLength: 1, maxLength: 128 },
   },
 };
 
@@ -334,7 +334,12 @@ function errors(statuses: Status[], unprocessable?: string): Record<string, Sche
   for (const status of statuses) {
     out[status] =
       status === '422'
-        ? { description: unprocessable ?? 'A rule the request cannot meet.', content: errorContent }
+        ? {
+            description:
+              (unprocessable ?? 'A rule the request cannot meet.') +
+              ' Also IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with a different request.',
+            content: errorContent,
+          }
         : ref('responses', errorResponseNames[status]);
   }
   return out;
@@ -355,7 +360,8 @@ const publicSecurity: unknown[] = [];
 
 // Error statuses every authenticated player call can meet; routes add their own on top.
 const PLAYER_READ_ERRORS: Status[] = ['400', '401', '403', '429', '500', '503'];
-const PLAYER_WRITE_ERRORS: Status[] = [...PLAYER_READ_ERRORS, '413'];
+// 409 IDEMPOTENCY_KEY_IN_PROGRESS and 422 IDEMPOTENCY_KEY_REUSED apply to every write route.
+const PLAYER_WRITE_ERRORS: Status[] = [...PLAYER_READ_ERRORS, '413', '409', '422'];
 
 function operation(op: Schema): Schema {
   return { tags: ['player'], security: playerSecurity, ...op };

@@ -32,7 +32,7 @@ import { mintToken, type Authenticator } from './auth';
 import { ApiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
 import { openApiDocument } from './openapi';
-import { assignedGoalJson, challengeJson, iso } from './views';
+import { assignedGoalJson, assignedGoalText, challengeText, iso } from './views';
 
 export interface IdempotencyWrapper {
   /** Wrap a POST/PUT handler so a repeated Idempotency-Key replays the first answer. */
@@ -143,10 +143,11 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       const activeOnly = raw === 'true' || raw === '1';
       const facts = await loadFacts(userId, now);
       const views = new ViewBuilder(catalog, facts, now);
-      const challenges = catalog.challenges.map((c) =>
-        challengeJson(c, views.challengeViews(c, activeOnly), now),
-      );
-      return json(200, { challenges });
+      let body = '{"challenges":[';
+      catalog.challenges.forEach((c, i) => {
+        body += (i ? ',' : '') + challengeText(c, views.challengeViews(c, activeOnly), now);
+      });
+      return { status: 200, body: body + ']}' };
     }),
   );
 
@@ -156,7 +157,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
       const facts = await loadFacts(userId, now);
       const views = new ViewBuilder(catalog, facts, now);
-      return json(200, challengeJson(challenge, views.challengeViews(challenge), now));
+      return { status: 200, body: challengeText(challenge, views.challengeViews(challenge), now) };
     }),
   );
 
@@ -168,42 +169,44 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     idem('initialize', (ctx) =>
       player(ctx).then(async (userId) => {
         const catalog = deps.catalog.current;
-        // Only players the database does not know yet take the fleet-wide new-player budget: a
-        // player this pod has not seen is first looked up (the same statement, not creating), and
-        // only when unknown does it take the budget, then get created under the 'init' class.
+        // The fleet-wide new-player budget is for players PostgreSQL does not know. A player this
+        // pod has seen goes straight to the statement. For one it has not seen: while the budget
+        // has a free slot, take it and initialise in one statement (a returning player new to this
+        // pod costs one slot once); when the budget is in use, look the player up first so that
+        // returning players are never refused by it, and only an unknown one waits for a slot.
         const known = knownPlayers(deps.db);
         let result: { created: boolean; facts: PlayerFacts } | null = null;
         let now = deps.clock.now();
+        const create = () =>
+          deps.admission.run('init', ctx.deadline, () => {
+            now = deps.clock.now();
+            return initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+          });
         if (!known || known.has(userId)) {
           await deps.limits.player(userId);
           result = await deps.admission.run('player', ctx.deadline, () =>
             initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
           );
         } else {
-          // The per-player limit and the read-only lookup do not depend on each other: one wait, not two.
-          const [, found] = await Promise.all([
-            deps.limits.player(userId),
-            deps.admission.run('player', ctx.deadline, () =>
+          const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
+          if (slot) result = await create();
+          else {
+            result = await deps.admission.run('player', ctx.deadline, () =>
               initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
-            ),
-          ]);
-          result = found;
-          if (!result) {
-            await deps.limits.newPlayer(ctx.deadline);
-            now = deps.clock.now();
-            result = await deps.admission.run('init', ctx.deadline, () =>
-              initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
             );
+            if (!result) {
+              await deps.limits.newPlayer(ctx.deadline);
+              result = await create();
+            }
           }
         }
         const { created, facts } = result!;
         known?.remember(userId);
         const views = new ViewBuilder(catalog, facts, now).activeViews();
-        return json(200, {
-          assignedGoals: views.map(assignedGoalJson),
-          newAssignments: created ? views.length : 0,
-          totalActive: views.length,
-        });
+        return {
+          status: 200,
+          body: `{"assignedGoals":[${views.map(assignedGoalText).join(',')}],"newAssignments":${created ? views.length : 0},"totalActive":${views.length}}`,
+        };
       }),
     ),
   );

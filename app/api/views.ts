@@ -69,3 +69,75 @@ export function assignedGoalJson(v: GoalView) {
 }
 
 export { iso };
+
+// ---- the same shapes as text, for the hot routes ---------------------------------------------
+// A goal's catalog part (ids, names, requirement, reward) is the same in every answer: it is
+// serialised once per goal object (a catalog swap brings new objects) and only the player's part
+// is written per request. A test holds these against the object builders above.
+
+interface GoalText {
+  assignedHead: string;
+  viewHead: string;
+}
+const goalText = new WeakMap<Goal, GoalText>();
+
+function textOf(g: Goal): GoalText {
+  let t = goalText.get(g);
+  if (!t) {
+    const req = JSON.stringify(requirementJson(g));
+    const rew = JSON.stringify(rewardJson(g));
+    const ids = `"goalId":${JSON.stringify(g.goalId)},"name":${JSON.stringify(g.name)},"description":${JSON.stringify(g.description)},"requirement":${req},"reward":${rew}`;
+    t = {
+      assignedHead: `{"challengeId":${JSON.stringify(g.challengeId)},${ids},"isActive":`,
+      viewHead: `{${ids},"prerequisites":${JSON.stringify(g.prerequisites)},"progress":`,
+    };
+    goalText.set(g, t);
+  }
+  return t;
+}
+
+// Answers repeat the same instants (every default goal is assigned when the player was created).
+let lastIsoMs = Number.NaN;
+let lastIsoText = 'null';
+function isoText(ms: number | null): string {
+  if (ms === null) return 'null';
+  if (ms !== lastIsoMs) {
+    lastIsoMs = ms;
+    lastIsoText = `"${new Date(ms).toISOString()}"`;
+  }
+  return lastIsoText;
+}
+
+export function assignedGoalText(v: GoalView): string {
+  return (
+    textOf(v.goal).assignedHead +
+    `${v.isActive},"assignedAt":${isoText(v.assignedAt)},"expiresAt":${isoText(v.expiresAt)},` +
+    `"progress":${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}"}`
+  );
+}
+
+export function goalViewText(v: GoalView, now: number): string {
+  const expiresIn =
+    v.expiresAt === null ? 'null' : String(Math.max(0, Math.floor((v.expiresAt - now) / 1000)));
+  return (
+    textOf(v.goal).viewHead +
+    `${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}","locked":${v.locked},` +
+    `"isActive":${v.isActive},"assignedAt":${isoText(v.assignedAt)},"completedAt":${isoText(v.completedAt)},` +
+    `"claimedAt":${isoText(v.claimedAt)},"expiresAt":${isoText(v.expiresAt)},"expiresInSeconds":${expiresIn},` +
+    `"period":${v.period ? JSON.stringify(v.period.key) : 'null'},` +
+    `"rewardStatus":${v.rewardStatus === null ? 'null' : `"${v.rewardStatus}"`}}`
+  );
+}
+
+const challengeHeads = new WeakMap<Challenge, string>();
+
+export function challengeText(c: Challenge, views: GoalView[], now: number): string {
+  let head = challengeHeads.get(c);
+  if (!head) {
+    head = `{"challengeId":${JSON.stringify(c.challengeId)},"name":${JSON.stringify(c.name)},"description":${JSON.stringify(c.description)},"goals":[`;
+    challengeHeads.set(c, head);
+  }
+  let out = head;
+  for (let i = 0; i < views.length; i++) out += (i ? ',' : '') + goalViewText(views[i]!, now);
+  return out + ']}';
+}

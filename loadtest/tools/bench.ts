@@ -324,23 +324,40 @@ async function runScenario(
     RUN_ID: `${runId}${name.replace(/[^a-z]/g, '').slice(0, 6)}`,
   };
   if (name === 'burst' && capacity) env.CAPACITY = String(Math.round(capacity));
-  if (name.startsWith('init-new') || name === 'burst') {
-    // Every iteration is a new player: mint their tokens now, outside the measured window.
+  {
+    // Mint the players' tokens now, outside the measured window (k6 shares the two cores).
+    // Each scenario names its players `${RUN_ID}-<letter><i>`; the count is its pool or, for
+    // scenarios of new players, what the planned arrivals can use.
     const secs = ['duration', 'warmup', 'rampUp', 'hold', 'recovery'].reduce(
       (sum, k) => sum + parseSeconds((ex as Record<string, unknown>)[k]),
       0,
     );
-    const peakRate = Math.max(Number(ex.rate ?? 0), capacity && name === 'burst' ? capacity * 4.5 : 0);
-    const count = Math.min(Math.ceil(peakRate * secs * 1.1) + 100, 800_000);
-    const file = path.join(outDir, `${name}.tokens.json`);
-    const secret = String(stack.env.JWT_SECRET ?? stack.env.JWT_HS256_SECRET ?? '');
-    const now = Date.now();
-    const tokens = Array.from({ length: count }, (_, i) =>
-      mintPlayerToken(`${env.RUN_ID}-n${i}`, secret, 4 * 3600, now),
-    );
-    writeFileSync(file, JSON.stringify({ tokens }));
-    env.TOKENS_FILE = file;
-    env.TOKENS_PREFIX = env.RUN_ID;
+    const arrivals = (rate: number) => Math.ceil(rate * secs * 1.1) + 100;
+    const plan: Record<string, [string, number]> = {
+      'init-new-typical': ['n', arrivals(Number(ex.rate ?? 0))],
+      'init-new-heavy': ['n', arrivals(Number(ex.rate ?? 0))],
+      burst: ['b', arrivals(Math.max(Number(ex.baseRate ?? 0) * 8, (capacity ?? 0) * 4.5))],
+      returning: ['r', Number(ex.pool ?? 1000)],
+      selection: ['s', Number(ex.pool ?? 1000)],
+      'list-heavy': ['l', Number(ex.pool ?? 500)],
+      claim: ['c', arrivals(Number(ex.rate ?? 0))],
+      mixed: ['m', Number((def as Record<string, unknown>).population ?? 100000)],
+    };
+    const entry = plan[name];
+    if (entry && entry[1] > 0) {
+      const [letter, wanted] = entry;
+      const count = Math.min(wanted, 800_000);
+      const file = path.join(outDir, `${name}.tokens.json`);
+      const secret = String(stack.env.JWT_SECRET ?? stack.env.JWT_HS256_SECRET ?? '');
+      const now = Date.now();
+      const tokens = Array.from({ length: count }, (_, i) =>
+        mintPlayerToken(`${env.RUN_ID}-${letter}${i}`, secret, 4 * 3600, now),
+      );
+      writeFileSync(file, JSON.stringify({ [letter]: tokens }));
+      env.TOKENS_FILE = file;
+      env.TOKENS_PREFIX = env.RUN_ID;
+      env.TOKENS_LETTERS = letter;
+    }
   }
   const pids = { api: stack.apiPid, worker: stack.workerPid };
   const cpu0 = { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker) };

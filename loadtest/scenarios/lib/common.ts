@@ -138,20 +138,24 @@ export function newRunId(): string {
   return `lt${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-// New-player scenarios can take tokens minted before the run (TOKENS_FILE, written by the bench for
-// user ids `${TOKENS_PREFIX}-n<i>`), so the load generator does not spend its share of the two
-// cores signing a token per iteration. Shared by every VU, read once.
-const PREMINT_PREFIX = __ENV.TOKENS_FILE ? `${__ENV.TOKENS_PREFIX || ''}-n` : '';
-const preminted: string[] = __ENV.TOKENS_FILE
-  ? (new SharedArray(
-      'preminted-tokens',
-      () => (JSON.parse(open(__ENV.TOKENS_FILE)) as { tokens: string[] }).tokens,
-    ) as unknown as string[])
-  : [];
+// Tokens can be minted before the run (TOKENS_FILE, written by the bench for user ids
+// `${TOKENS_PREFIX}-<letter><i>`, one array per letter in TOKENS_LETTERS), so the load generator
+// does not spend its share of the two cores signing tokens. Shared by every VU, read once.
+const PREMINT_PREFIX = __ENV.TOKENS_FILE ? `${__ENV.TOKENS_PREFIX || ''}-` : '';
+const preminted: Record<string, string[]> = {};
+if (__ENV.TOKENS_FILE) {
+  for (const letter of (__ENV.TOKENS_LETTERS || 'n').split(',')) {
+    preminted[letter] = new SharedArray(
+      `preminted-${letter}`,
+      () => (JSON.parse(open(__ENV.TOKENS_FILE)) as Record<string, string[]>)[letter] ?? [],
+    ) as unknown as string[];
+  }
+}
 
 function playerToken(userId: string): string {
   if (PREMINT_PREFIX && userId.startsWith(PREMINT_PREFIX)) {
-    const t = preminted[Number(userId.slice(PREMINT_PREFIX.length))];
+    const rest = userId.slice(PREMINT_PREFIX.length);
+    const t = preminted[rest.charAt(0)]?.[Number(rest.slice(1))];
     if (t) return t;
   }
   return tokens.player(userId);
