@@ -132,15 +132,15 @@ export const configSchema = z.object({
   ADMISSION_ENABLED: bool.default(true),
   /** Per-pod adaptive concurrency limit of player database work: start, floor, ceiling. */
   ADMISSION_INITIAL_LIMIT: int(32, 1, 100000),
-  ADMISSION_MIN_LIMIT: int(4, 1, 100000),
+  ADMISSION_MIN_LIMIT: int(32, 1, 100000),
   ADMISSION_MAX_LIMIT: int(256, 1, 100000),
   /** Completions slower than this shrink the limit (by DECREASE_PERCENT, once per round trip). */
-  ADMISSION_TARGET_LATENCY_MS: int(50, 1),
+  ADMISSION_TARGET_LATENCY_MS: int(400, 1),
   ADMISSION_DECREASE_PERCENT: int(10, 1, 90),
   /** Requests waiting for a permit, per pod; beyond it lower priorities, then newcomers, get 503. */
   ADMISSION_QUEUE_MAX: int(512, 0),
   /** The queue non-empty this long counts as sustained overload: newest first. */
-  ADMISSION_LIFO_AFTER_MS: int(100, 0),
+  ADMISSION_LIFO_AFTER_MS: int(1000, 0),
   /** Event ingest has its own limiter. */
   ADMISSION_EVENTS_INITIAL_LIMIT: int(8, 1, 100000),
   ADMISSION_EVENTS_MAX_LIMIT: int(64, 1, 100000),
