@@ -106,7 +106,12 @@ function activationWrite(goal: Goal, now: number, isActive: boolean): GoalStateW
 
 // ---- routes ------------------------------------------------------------------------------
 
+function isEmptyFacts(f: PlayerFacts): boolean {
+  return f.stats.size === 0 && f.goalStates.size === 0 && f.claims.size === 0 && f.baselines.size === 0;
+}
+
 export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
+  const freshAnswer = { key: '', body: '' };
   const b = deps.basePath;
   const random = deps.random ?? Math.random;
   const player = (ctx: Ctx) => deps.auth.player(ctx.headers.authorization);
@@ -202,11 +207,19 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         }
         const { created, facts } = result!;
         known?.remember(userId);
+        // Brand-new players created in one batch share their creation instant and have no facts,
+        // so their answers are identical: build it once per batch (the 500-goal catalog's answer
+        // is ~200 KB). The key holds everything the answer depends on.
+        const fresh = created && isEmptyFacts(facts);
+        const key = fresh ? `${catalog.version}|${facts.createdAt}|${currentPeriodKeys(now).join(',')}` : '';
+        if (fresh && key === freshAnswer.key) return { status: 200, body: freshAnswer.body };
         const views = new ViewBuilder(catalog, facts, now).activeViews();
-        return {
-          status: 200,
-          body: `{"assignedGoals":[${views.map(assignedGoalText).join(',')}],"newAssignments":${created ? views.length : 0},"totalActive":${views.length}}`,
-        };
+        const body = `{"assignedGoals":[${views.map(assignedGoalText).join(',')}],"newAssignments":${created ? views.length : 0},"totalActive":${views.length}}`;
+        if (fresh) {
+          freshAnswer.key = key;
+          freshAnswer.body = body;
+        }
+        return { status: 200, body };
       }),
     ),
   );

@@ -128,6 +128,37 @@ describe.each([
     }
   });
 
+  test('new players initialised together get the same answer; a catalog change is reflected for the next new player', async () => {
+    const [a, b] = await Promise.all([
+      t.call('fresh-a', 'POST', '/v1/challenges/initialize'),
+      t.call('fresh-b', 'POST', '/v1/challenges/initialize'),
+    ]);
+    expect(a.body.newAssignments).toBe(a.body.totalActive);
+    expect(b.body.assignedGoals.map((g: { goalId: string }) => g.goalId)).toEqual(
+      a.body.assignedGoals.map((g: { goalId: string }) => g.goalId),
+    );
+    const raw = JSON.parse(fs.readFileSync(TYPICAL, 'utf8'));
+    const original = t.svc.catalog.current;
+    raw.challenges[0].goals.push({
+      goalId: 'fresh-default',
+      name: 'Fresh',
+      description: 'added between two new players',
+      eventSource: 'statistic',
+      requirement: { statCode: 'fresh_stat', operator: '>=', targetValue: 1, progressMode: 'absolute' },
+      reward: { type: 'WALLET', rewardId: 'GEMS', quantity: 1 },
+      prerequisites: [],
+      defaultAssigned: true,
+    });
+    t.svc.catalog.swap(parseCatalog(raw));
+    try {
+      const c = await t.call('fresh-c', 'POST', '/v1/challenges/initialize');
+      expect(c.body.totalActive).toBe(a.body.totalActive + 1);
+      expect(c.body.assignedGoals.some((g: { goalId: string }) => g.goalId === 'fresh-default')).toBe(true);
+    } finally {
+      t.svc.catalog.swap(original);
+    }
+  });
+
   test('progress follows applied stat changes; absolute goal completes at its target', async () => {
     await t.call('prog-1', 'POST', '/v1/challenges/initialize');
     await applyEvents(t, 'prog-1', [{ statCode: 'tutorial_completed', mode: 'set', value: 1 }]);
