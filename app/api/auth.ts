@@ -3,7 +3,6 @@
 // holds the configured service scope. A player token on a service route is 403, not 401.
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
-  createLocalJWKSet,
   createRemoteJWKSet,
   importSPKI,
   jwtVerify,
@@ -182,4 +181,3 @@ export async function mintToken(
   return { token, expiresAt: new Date(exp * 1000).toISOString() };
 }
 
-export { createLocalJWKSet };

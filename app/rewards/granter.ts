@@ -79,12 +79,3 @@ export async function attemptGrant(
     clearTimeout(timer);
   }
 }
-
-/** One attempt bounded by `timeoutMs`: true when granted, false when it failed or timed out. */
-export async function grantWithTimeout(
-  granter: Granter,
-  req: GrantRequest,
-  timeoutMs: number,
-): Promise<boolean> {
-  return (await attemptGrant(granter, req, timeoutMs)).ok;
-}
