@@ -129,8 +129,8 @@ class PlayerBatchers {
             let result: InitResult;
             if (row.created_at === null && !item.create) result = null;
             else {
-              // created_at is null with create=true only when a concurrent first initialise committed
-              // between our snapshot and our insert: the player exists and has no facts yet.
+              // With create=true the row exists after the insert (ours or a concurrent one); the
+              // fallback only guards against a row deleted in between.
               const createdAt = row.created_at === null ? item.now : num(row.created_at);
               result = { created: row.inserted, facts: toFacts(item.userId, createdAt, row) };
             }
