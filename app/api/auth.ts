@@ -180,4 +180,3 @@ export async function mintToken(
   const token = await jwt.sign(new TextEncoder().encode(secret));
   return { token, expiresAt: new Date(exp * 1000).toISOString() };
 }
-
