@@ -55,3 +55,13 @@ export class Batcher<I, R> {
     }
   }
 }
+
+/** One instance per database pool (per service instance), made on first use. */
+export function perDb<D extends object, T>(make: (db: D) => T): (db: D) => T {
+  const made = new WeakMap<D, T>();
+  return (db) => {
+    let t = made.get(db);
+    if (!t) made.set(db, (t = make(db)));
+    return t;
+  };
+}

@@ -2,7 +2,7 @@
 import type { Db } from './db';
 import type { ClaimFact, GoalStateFact, PlayerFacts, StatFact } from '../domain/facts';
 import { factKey } from '../domain/facts';
-import { Batcher } from './batcher';
+import { Batcher, perDb } from './batcher';
 
 // Both statements call PL/pgSQL functions over arrays of players (migrations/004): their inner
 // plans are cached per server connection (through PgBouncer a plain statement is re-planned on
@@ -144,12 +144,7 @@ class PlayerBatchers {
   }
 }
 
-const batchers = new WeakMap<Db, PlayerBatchers>();
-function batchersFor(db: Db): PlayerBatchers {
-  let b = batchers.get(db);
-  if (!b) batchers.set(db, (b = new PlayerBatchers(db)));
-  return b;
-}
+const batchersFor = perDb((db: Db) => new PlayerBatchers(db));
 
 /** Facts of a player, or null if the player is unknown. One round trip (shared with concurrent reads). */
 export function readPlayerFacts(
