@@ -62,7 +62,12 @@ const claimBatchers = perDb(
           items.map((i) => i.goalId),
           items.map((i) => i.periodKey),
           items.map((i) =>
-            JSON.stringify({ ...i.reward, challengeId: i.challengeId, goalId: i.goalId, periodKey: i.periodKey }),
+            JSON.stringify({
+              ...i.reward,
+              challengeId: i.challengeId,
+              goalId: i.goalId,
+              periodKey: i.periodKey,
+            }),
           ),
           items.map((i) => new Date(i.now)),
         ]);
@@ -77,7 +82,9 @@ const markBatchers = perDb(
   (db: Db) =>
     new Batcher<{ claimId: string; now: number }, void>(
       async (items) => {
-        const sorted = [...items].sort((a, b) => (a.claimId < b.claimId ? -1 : a.claimId > b.claimId ? 1 : 0));
+        const sorted = [...items].sort((a, b) =>
+          a.claimId < b.claimId ? -1 : a.claimId > b.claimId ? 1 : 0,
+        );
         await db.query(MARK_GRANTED_SQL, [sorted.map((i) => i.claimId), sorted.map((i) => new Date(i.now))]);
         return items.map(() => undefined);
       },
