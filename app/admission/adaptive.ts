@@ -31,6 +31,11 @@ export interface AdaptiveLimitSettings {
   queueMax: number;
   /** Queue non-empty this long -> newest first. */
   lifoAfterMs: number;
+  /**
+   * Longest a request waits in the queue (0 = until what its deadline allows). Keeps the answers
+   * that are served fresh under overload: a request that would wait longer is refused at once.
+   */
+  maxQueueWaitMs: number;
 }
 
 /** Smaller number = served first. Events never share a limiter with the others. */
@@ -82,19 +87,17 @@ export class AdaptiveLimiter {
   run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T> {
     const now = Date.now();
     if (this.queued === 0 && this.inFlightCount < this.limit) return this.execute(cls, fn, now);
-    const priority = PRIORITY[cls];
-    // Must start by then to have a fair chance of answering before the deadline.
-    const startBy = deadline - Math.min(this.latencyMs, (deadline - now) / 2);
-    if (startBy <= now || now + this.expectedWaitMs(priority) > startBy) {
+    const startBy = this.startBy(deadline, now);
+    if (startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy) {
       return Promise.reject(this.refusal(cls, 'deadline', 0));
     }
-    if (this.queued >= this.s.queueMax && !this.evictFor(priority, now)) {
+    if (this.queued >= this.s.queueMax && !this.evictFor(PRIORITY[cls], now)) {
       return Promise.reject(this.refusal(cls, 'queue_full', 0));
     }
     return new Promise<T>((resolve, reject) => {
       const w: Waiter = {
         cls,
-        priority,
+        priority: PRIORITY[cls],
         deadline,
         enqueuedAt: now,
         timer: undefined,
@@ -104,6 +107,31 @@ export class AdaptiveLimiter {
       w.timer = setTimeout(() => this.expire(w), startBy - now);
       this.enqueue(w, now);
     });
+  }
+
+  /**
+   * The refusal `run` would answer at once right now, or null. Lets a request be refused before it
+   * spends anything else (rate-limiter round trips) on a call that cannot be served.
+   */
+  check(cls: AdmissionClass, deadline: number): Error | null {
+    const reason = this.wouldRefuse(cls, deadline);
+    return reason ? this.refusal(cls, reason, 0) : null;
+  }
+
+  /** Why `run` would refuse at once right now (nothing counted), or null. */
+  wouldRefuse(cls: AdmissionClass, deadline: number): AdmissionRejectionReason | null {
+    const now = Date.now();
+    if (this.queued === 0 && this.inFlightCount < this.limit) return null;
+    const startBy = this.startBy(deadline, now);
+    if (startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy) return 'deadline';
+    if (this.queued >= this.s.queueMax && !this.canEvictFor(PRIORITY[cls], now)) return 'queue_full';
+    return null;
+  }
+
+  /** Must start by then to have a fair chance of answering before the deadline, and to stay fresh. */
+  private startBy(deadline: number, now: number): number {
+    const byDeadline = deadline - Math.min(this.latencyMs, (deadline - now) / 2);
+    return this.s.maxQueueWaitMs > 0 ? Math.min(byDeadline, now + this.s.maxQueueWaitMs) : byDeadline;
   }
 
   // ---- permits --------------------------------------------------------------------------------
@@ -202,17 +230,26 @@ export class AdaptiveLimiter {
    * oldest entry, the one least likely to be served in time, gives way to the newcomer.
    */
   private evictFor(priority: number, now: number): boolean {
+    const victim = this.victimFor(priority, now);
+    if (!victim) return false;
+    this.remove(victim);
+    clearTimeout(victim.timer);
+    victim.refuse('queue_full');
+    return true;
+  }
+
+  private canEvictFor(priority: number, now: number): boolean {
+    return this.victimFor(priority, now) !== undefined;
+  }
+
+  private victimFor(priority: number, now: number): Waiter | undefined {
     const lifo = this.lifo(now);
     for (let p = PRIORITIES - 1; p >= priority; p--) {
       const q = this.queues[p]!;
       if (q.length === 0 || (p === priority && !lifo)) continue;
-      const victim = lifo ? q[0]! : q[q.length - 1]!;
-      this.remove(victim);
-      clearTimeout(victim.timer);
-      victim.refuse('queue_full');
-      return true;
+      return lifo ? q[0]! : q[q.length - 1]!;
     }
-    return false;
+    return undefined;
   }
 
   private refusal(cls: AdmissionClass, reason: AdmissionRejectionReason, waitedMs: number) {
@@ -238,5 +275,13 @@ export class AdaptiveAdmission implements Admission {
 
   run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T> {
     return (cls === 'events' ? this.events : this.api).run(cls, deadline, fn);
+  }
+
+  check(cls: AdmissionClass, deadline: number): Error | null {
+    return (cls === 'events' ? this.events : this.api).check(cls, deadline);
+  }
+
+  wouldRefuse(cls: AdmissionClass, deadline: number): boolean {
+    return (cls === 'events' ? this.events : this.api).wouldRefuse(cls, deadline) !== null;
   }
 }

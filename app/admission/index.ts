@@ -8,6 +8,11 @@ export type AdmissionClass = 'claim' | 'player' | 'init' | 'events' | 'read';
 export interface Admission {
   /** Run `fn` when capacity allows, before `deadline` (epoch ms); else throw an ApiError 503. */
   run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T>;
+  /** The 503 `run` would answer at once right now (counted as a refusal), or null: lets a request
+   * that cannot be served be refused before it spends anything else, such as Redis round trips. */
+  check(cls: AdmissionClass, deadline: number): Error | null;
+  /** Whether `run` would refuse at once right now; nothing is counted. */
+  wouldRefuse(cls: AdmissionClass, deadline: number): boolean;
 }
 
 export interface RateLimits {
@@ -21,7 +26,11 @@ export interface RateLimits {
   ingest(clientId: string, events: number): Promise<void>;
 }
 
-export const admitAll: Admission = { run: (_cls, _deadline, fn) => fn() };
+export const admitAll: Admission = {
+  run: (_cls, _deadline, fn) => fn(),
+  check: () => null,
+  wouldRefuse: () => false,
+};
 
 export const noLimits: RateLimits = {
   player: async () => undefined,

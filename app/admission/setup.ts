@@ -29,6 +29,7 @@ export function admissionSettings(cfg: Config): {
     decreaseRatio: 1 - cfg.ADMISSION_DECREASE_PERCENT / 100,
     queueMax: cfg.ADMISSION_QUEUE_MAX,
     lifoAfterMs: cfg.ADMISSION_LIFO_AFTER_MS,
+    maxQueueWaitMs: cfg.ADMISSION_MAX_QUEUE_WAIT_MS,
   };
   const events: AdaptiveLimitSettings = {
     ...api,

@@ -121,6 +121,12 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     return (await readPlayerFacts(deps.db, userId, currentPeriodKeys(now))) ?? emptyFacts(userId, now);
   }
 
+  /** Refuse at once, before any limiter round trip, when admission would refuse the call anyway. */
+  function shedNow(cls: 'claim' | 'player' | 'read' | 'init', ctx: Ctx): void {
+    const refused = deps.admission.check(cls, ctx.deadline);
+    if (refused) throw refused;
+  }
+
   /** Authenticate + per-player limit + admission; `fn` gets the player id and a consistent catalog/clock. */
   function playerCall(
     cls: 'claim' | 'player' | 'read',
@@ -128,6 +134,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     fn: (userId: string, catalog: Catalog, now: number) => Promise<Reply>,
   ): Promise<Reply> {
     return player(ctx).then(async (userId) => {
+      shedNow(cls, ctx);
       await deps.limits.player(userId);
       const catalog = deps.catalog.current;
       return deps.admission.run(cls, ctx.deadline, () => fn(userId, catalog, deps.clock.now()));
@@ -188,17 +195,26 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
             return initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
           });
         if (!known || known.has(userId)) {
+          shedNow('player', ctx);
           await deps.limits.player(userId);
           result = await deps.admission.run('player', ctx.deadline, () =>
             initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
           );
         } else {
-          const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
+          // When new-player work is being shed right now, skip the limiter round trips: only a
+          // returning player (one batched lookup tells) can be served; an unknown one is refused.
+          const shedding = deps.admission.wouldRefuse('init', ctx.deadline);
+          let slot = false;
+          if (!shedding) {
+            [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
+          }
           if (slot) result = await create();
           else {
             result = await deps.admission.run('player', ctx.deadline, () =>
               initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
             );
+            if (shedding && !result) shedNow('init', ctx);
+            if (shedding) await deps.limits.player(userId);
             if (!result) {
               await deps.limits.newPlayer(ctx.deadline);
               result = await create();

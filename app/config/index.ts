@@ -141,6 +141,8 @@ export const configSchema = z.object({
   ADMISSION_QUEUE_MAX: int(512, 0),
   /** The queue non-empty this long counts as sustained overload: newest first. */
   ADMISSION_LIFO_AFTER_MS: int(1000, 0),
+  /** Longest a request waits for a permit (0 = as long as its deadline allows); longer -> 503 at once. */
+  ADMISSION_MAX_QUEUE_WAIT_MS: int(0, 0),
   /** Event ingest has its own limiter. */
   ADMISSION_EVENTS_INITIAL_LIMIT: int(8, 1, 100000),
   ADMISSION_EVENTS_MAX_LIMIT: int(64, 1, 100000),

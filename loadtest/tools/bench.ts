@@ -87,6 +87,17 @@ const catalogs: Record<string, string> = {
   heavy: path.join(fixtures, 'anchor-loadtest-challenges.json'),
 };
 const k6Bin = process.env.K6 ?? path.join(root, '.tools/bin/k6');
+// --pin: the service side (api, worker, PostgreSQL, PgBouncer, Redis) on CPU 0, the load generators
+// (k6, pgbench) and this process on CPU 1, so that neither starves the other and k6's clock is
+// not stalled by the service's work: the closest this machine gets to a generator on its own host.
+const pin = process.argv.includes('--pin');
+const SERVICE_CPU = '0';
+const GENERATOR_CPU = '1';
+
+/** `cmd args` as run on the generator's CPU when pinning. */
+function onGenerator(cmd: string, args: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', GENERATOR_CPU, cmd, ...args]] : [cmd, args];
+}
 const runId = `b${Date.now().toString(36)}`;
 
 function log(msg: string): void {
@@ -167,6 +178,32 @@ class Stack {
     this.env = readEnvFile(path.join(this.dir, 'env'));
     this.apiPid = Number(readFileSync(path.join(this.dir, 'api.pid'), 'utf8').trim());
     this.workerPid = Number(readFileSync(path.join(this.dir, 'worker.pid'), 'utf8').trim());
+    if (pin) this.pinServiceSide();
+  }
+
+  /** Every thread of the service side onto SERVICE_CPU (PostgreSQL backends forked later inherit it). */
+  private pinServiceSide(): void {
+    const services = path.join(this.dir, 'services');
+    const firstLine = (f: string) => Number(readFileSync(f, 'utf8').split('\n')[0]!.trim());
+    const postmaster = firstLine(path.join(services, 'pg/data/postmaster.pid'));
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    const pids = [
+      this.apiPid,
+      this.workerPid,
+      postmaster,
+      ...children,
+      firstLine(path.join(services, 'pgbouncer/pgbouncer.pid')),
+      firstLine(path.join(services, 'redis/redis.pid')),
+    ];
+    for (const pid of pids)
+      execFileSync('taskset', ['-a', '-c', '-p', SERVICE_CPU, String(pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-c', '-p', GENERATOR_CPU, String(process.pid)], { stdio: 'ignore' });
+    log(
+      `pinned: service side (${pids.length} processes) on CPU ${SERVICE_CPU}, generators on CPU ${GENERATOR_CPU}`,
+    );
   }
 
   async down(): Promise<void> {
@@ -278,7 +315,7 @@ async function pgbench(stack: Stack, kind: 'init' | 'events'): Promise<Baseline>
     url.pathname.slice(1),
   ];
   const logFile = path.join(outDir, `pgbench-${kind}-${stack.catalog}.log`);
-  const code = await run(process.env.PGBENCH ?? 'pgbench', args, process.env, logFile);
+  const code = await run(...onGenerator(process.env.PGBENCH ?? 'pgbench', args), process.env, logFile);
   const text = readFileSync(logFile, 'utf8');
   const m = /tps = ([\d.]+)/.exec(text);
   const perTx = kind === 'init' ? 1 : 500;
@@ -416,8 +453,7 @@ async function runScenario(
   log(`${name}: k6 ${def.script}`);
   const started = Date.now();
   const code = await run(
-    k6Bin,
-    ['run', '--quiet', '--out', `csv=${csvPath}`, script],
+    ...onGenerator(k6Bin, ['run', '--quiet', '--out', `csv=${csvPath}`, script]),
     env,
     path.join(outDir, `${name}.k6.log`),
   );
@@ -720,7 +756,7 @@ async function main(): Promise<void> {
   const report: Report = {
     date,
     profile,
-    host: { cpus: os.cpus().length, node: process.version, k6: k6Version },
+    host: { cpus: os.cpus().length, node: process.version, k6: k6Version, pinned: pin },
     baselines,
     scenarios: results,
     pass: results.length === wanted.length && results.every((r) => r.pass),

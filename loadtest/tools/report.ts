@@ -305,7 +305,8 @@ export interface Baseline {
 export interface Report {
   date: string;
   profile: string;
-  host: { cpus: number; node: string; k6: string };
+  /** pinned: service side on one CPU, load generators on the other (bench --pin). */
+  host: { cpus: number; node: string; k6: string; pinned?: boolean };
   baselines: Baseline[];
   scenarios: ScenarioResult[];
   pass: boolean;
@@ -335,7 +336,7 @@ export function renderMarkdown(r: Report): string {
   const lines: string[] = [];
   lines.push(`# Benchmark ${r.date} (${r.profile})`, '');
   lines.push(
-    `Host: ${r.host.cpus} CPUs, node ${r.host.node}, ${r.host.k6}. Overall: **${r.pass ? 'PASS' : 'FAIL'}**.`,
+    `Host: ${r.host.cpus} CPUs, node ${r.host.node}, ${r.host.k6}${r.host.pinned ? '; pinned: service side (api, worker, PostgreSQL, PgBouncer, Redis) on CPU 0, k6 and pgbench on CPU 1' : ''}. Overall: **${r.pass ? 'PASS' : 'FAIL'}**.`,
     '',
   );
   lines.push('## pgbench baseline (same SQL, same machine, same run)', '');

@@ -18,6 +18,7 @@ describe('admission around slow work', () => {
       decreaseRatio: 0.9,
       queueMax: 64,
       lifoAfterMs: 50,
+      maxQueueWaitMs: 0,
     });
     const outcomes: { status: number; late: number; retryAfter?: number }[] = [];
     const waves: Promise<void>[] = [];

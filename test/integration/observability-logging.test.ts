@@ -39,6 +39,8 @@ describe('request logging', () => {
     });
     log = pino({ level: cfg.LOG_LEVEL }, { write: (s: string) => void lines.push(JSON.parse(s) as Line) });
     const admission: Admission = {
+      check: () => null,
+      wouldRefuse: () => false,
       run: async (_cls, _deadline, fn) => {
         if (mode === 'throw') throw new Error('simulated bug');
         if (mode === 'slow') await new Promise((r) => setTimeout(r, 1100));

@@ -71,6 +71,8 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
 
   beforeAll(async () => {
     const holding: Admission = {
+      check: () => null,
+      wouldRefuse: () => false,
       run: async (cls, _deadline, fn) => {
         if (cls !== 'events' && gate) await gate;
         return fn();

@@ -9,6 +9,8 @@ describe('Idempotency-Key on player POST/PUT routes', () => {
   let t: TestService;
   let refuseNext = 0;
   const admission: Admission = {
+    check: () => null,
+    wouldRefuse: () => false,
     run: async (_cls, _deadline, fn) => {
       if (refuseNext > 0) {
         refuseNext--;

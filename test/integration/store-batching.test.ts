@@ -7,7 +7,7 @@ import { createPool, type Db } from '../../app/store/db';
 import { writeGoalStates } from '../../app/store/goalStates';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
-const reward = { type: 'ITEM', rewardId: 'sword', quantity: 1 };
+const reward = { type: 'ITEM' as const, rewardId: 'sword', quantity: 1 };
 const NOW = Date.UTC(2026, 10, 23, 12);
 
 describe('batched store statements (real PostgreSQL via PgBouncer)', () => {

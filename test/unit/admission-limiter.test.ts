@@ -12,6 +12,7 @@ const settings = (over: Partial<AdaptiveLimitSettings> = {}): AdaptiveLimitSetti
   decreaseRatio: 0.5,
   queueMax: 100,
   lifoAfterMs: 60_000,
+  maxQueueWaitMs: 0,
   ...over,
 });
 
@@ -86,6 +87,51 @@ describe('adaptive admission limiter', () => {
     expect(refused.retryAfter).toBeGreaterThanOrEqual(1);
     expect(limiter.queueDepth).toBe(0);
     expect(await counter('init', 'deadline')).toBe(before + 1);
+    hold.release();
+    await first;
+  });
+
+  test('with a queue-wait cap, a request queues at most that long (503 after it), however far its deadline', async () => {
+    const limiter = new AdaptiveLimiter('t2b', settings({ targetLatencyMs: 1, maxQueueWaitMs: 40 }));
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const refused = await rejection(limiter.run('player', Date.now() + 60_000, async () => 'never'));
+    expect(refused.status).toBe(503);
+    expect(refused.details).toEqual({ reason: 'deadline' });
+    expect(refused.retryAfter).toBeGreaterThanOrEqual(1);
+    // refused by the cap while the permit is still held, long before the 60 s deadline
+    expect(limiter.queueDepth).toBe(0);
+    // a request that the observed service time says cannot start within the cap: refused at once
+    const slow = new AdaptiveLimiter('t2c', settings({ targetLatencyMs: 5_000, maxQueueWaitMs: 40 }));
+    const hold2 = gate();
+    const first2 = slow.run('player', Date.now() + 60_000, hold2.fn);
+    await hold2.started;
+    const p = slow.run('player', Date.now() + 60_000, async () => 'never');
+    expect(slow.queueDepth).toBe(0);
+    expect((await rejection(p)).details).toEqual({ reason: 'deadline' });
+    hold.release();
+    hold2.release();
+    await Promise.all([first, first2]);
+  });
+
+  test('check/wouldRefuse tell ahead of run what run would refuse at once; only check counts it', async () => {
+    const limiter = new AdaptiveLimiter('t2d', settings({ targetLatencyMs: 5_000, queueMax: 1 }));
+    const deadline = () => Date.now() + 1_000;
+    expect(limiter.wouldRefuse('init', deadline())).toBeNull();
+    expect(limiter.check('init', deadline())).toBeNull();
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    const before = await counter('init', 'deadline');
+    // permit held, observed service time 5 s > what a 1 s deadline leaves: run would refuse at once
+    expect(limiter.wouldRefuse('init', deadline())).toBe('deadline');
+    expect(await counter('init', 'deadline')).toBe(before);
+    const refused = limiter.check('init', deadline()) as ApiError;
+    expect(refused.status).toBe(503);
+    expect(await counter('init', 'deadline')).toBe(before + 1);
+    // a far deadline could still wait: nothing to refuse
+    expect(limiter.wouldRefuse('player', Date.now() + 60_000)).toBeNull();
     hold.release();
     await first;
   });

@@ -1,0 +1,96 @@
+// While admission sheds new-player work, initialize refuses unknown players before any limiter
+// round trip, and still serves returning players this pod has not seen. Real service and real
+// PostgreSQL through PgBouncer; the admission decision is scripted (shedding on/off) and the rate
+// limits are counted, so the test can tell which calls a request made.
+import { Client } from 'pg';
+import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
+import { enableKnownPlayers } from '../../app/admission/knownPlayers';
+import { unavailable } from '../../app/api/errors';
+import { startTestService, type TestService } from '../helpers/service';
+
+describe('initialize while new-player work is shed (scripted admission, counted limits)', () => {
+  let t: TestService;
+  let shedInit = false;
+  const calls: Record<keyof RateLimits, number> = { player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 };
+  const admission: Admission = {
+    run: (_cls, _deadline, fn) => fn(),
+    wouldRefuse: (cls: AdmissionClass) => shedInit && cls === 'init',
+    check: (cls: AdmissionClass) =>
+      shedInit && cls === 'init' ? unavailable('shed', 1, 'OVERLOADED', { reason: 'deadline' }) : null,
+  };
+  const limits: RateLimits = {
+    player: async () => void calls.player++,
+    newPlayer: async () => void calls.newPlayer++,
+    tryNewPlayer: async () => {
+      calls.tryNewPlayer++;
+      return true;
+    },
+    ingest: async () => void calls.ingest++,
+  };
+  const reset = () => Object.keys(calls).forEach((k) => (calls[k as keyof RateLimits] = 0));
+
+  beforeAll(async () => {
+    t = await startTestService({
+      overrides: { admission, limits },
+      // the known-player memory is on with admission; turn it on for this service's pool
+      modules: [
+        async (ctx) => {
+          enableKnownPlayers(ctx.db, 1000);
+          return null;
+        },
+      ],
+    });
+  });
+  afterAll(async () => t.stop());
+  beforeEach(() => {
+    shedInit = false;
+    reset();
+  });
+
+  async function playerExists(userId: string): Promise<boolean> {
+    const c = new Client({ connectionString: t.db.directUrl });
+    await c.connect();
+    try {
+      return (await c.query('SELECT 1 FROM players WHERE user_id = $1', [userId])).rowCount === 1;
+    } finally {
+      await c.end();
+    }
+  }
+
+  test('an unknown player is refused with 503 + Retry-After, no limiter call, nothing written', async () => {
+    shedInit = true;
+    const res = await t.call('shed-new-1', 'POST', '/v1/challenges/initialize');
+    expect(res.status).toBe(503);
+    expect(res.body.error).toBe('OVERLOADED');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(calls).toEqual({ player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    expect(await playerExists('shed-new-1')).toBe(false);
+  });
+
+  test('a returning player this pod has never seen is served (per-player limit only, no budget)', async () => {
+    const c = new Client({ connectionString: t.db.directUrl });
+    await c.connect();
+    await c.query(
+      `INSERT INTO players (user_id, created_at) VALUES ('shed-ret-1', now() - interval '1 day')`,
+    );
+    await c.end();
+    shedInit = true;
+    const res = await t.call('shed-ret-1', 'POST', '/v1/challenges/initialize');
+    expect(res.status).toBe(200);
+    expect(res.body.newAssignments).toBe(0);
+    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+  });
+
+  test('not shedding: a new player takes the per-player limit and a budget slot, and is created', async () => {
+    const res = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
+    expect(res.status).toBe(200);
+    expect(res.body.newAssignments).toBeGreaterThan(0);
+    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 1, ingest: 0 });
+    // now known to this pod: no budget the next time, even while init is shed
+    shedInit = true;
+    reset();
+    const again = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
+    expect(again.status).toBe(200);
+    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+  });
+});
