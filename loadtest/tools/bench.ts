@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { cpuSeconds, memory, resetPeak } from './procstat';
+import { cpuSeconds, cpuSecondsOr, memory, resetPeak, treeCpuSeconds } from './procstat';
 import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheus } from './prom';
 import {
   counterValue,
@@ -118,9 +118,16 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile?: string): Promise<number> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile?: string,
+  onSpawn?: (pid: number) => void,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid && onSpawn) onSpawn(child.pid);
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.stderr.on('data', (d: Buffer) => chunks.push(d));
@@ -155,6 +162,9 @@ class Stack {
   env: Record<string, string> = {};
   apiPid = 0;
   workerPid = 0;
+  postmasterPid = 0;
+  pgbouncerPid = 0;
+  redisPid = 0;
 
   constructor(
     readonly catalog: string,
@@ -178,26 +188,33 @@ class Stack {
     this.env = readEnvFile(path.join(this.dir, 'env'));
     this.apiPid = Number(readFileSync(path.join(this.dir, 'api.pid'), 'utf8').trim());
     this.workerPid = Number(readFileSync(path.join(this.dir, 'worker.pid'), 'utf8').trim());
+    const services = path.join(this.dir, 'services');
+    const firstLine = (f: string) => Number(readFileSync(f, 'utf8').split('\n')[0]!.trim());
+    this.postmasterPid = firstLine(path.join(services, 'pg/data/postmaster.pid'));
+    this.pgbouncerPid = firstLine(path.join(services, 'pgbouncer/pgbouncer.pid'));
+    this.redisPid = firstLine(path.join(services, 'redis/redis.pid'));
     if (pin) this.pinServiceSide();
+  }
+
+  /** CPU seconds used so far by each process of the service side (PostgreSQL: postmaster + backends). */
+  serviceCpu(): Record<'api' | 'worker' | 'postgres' | 'pgbouncer' | 'redis', number> {
+    return {
+      api: cpuSecondsOr(this.apiPid, 0),
+      worker: cpuSecondsOr(this.workerPid, 0),
+      postgres: treeCpuSeconds(this.postmasterPid),
+      pgbouncer: cpuSecondsOr(this.pgbouncerPid, 0),
+      redis: cpuSecondsOr(this.redisPid, 0),
+    };
   }
 
   /** Every thread of the service side onto SERVICE_CPU (PostgreSQL backends forked later inherit it). */
   private pinServiceSide(): void {
-    const services = path.join(this.dir, 'services');
-    const firstLine = (f: string) => Number(readFileSync(f, 'utf8').split('\n')[0]!.trim());
-    const postmaster = firstLine(path.join(services, 'pg/data/postmaster.pid'));
+    const postmaster = this.postmasterPid;
     const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
       .split(/\s+/)
       .filter(Boolean)
       .map(Number);
-    const pids = [
-      this.apiPid,
-      this.workerPid,
-      postmaster,
-      ...children,
-      firstLine(path.join(services, 'pgbouncer/pgbouncer.pid')),
-      firstLine(path.join(services, 'redis/redis.pid')),
-    ];
+    const pids = [this.apiPid, this.workerPid, postmaster, ...children, this.pgbouncerPid, this.redisPid];
     for (const pid of pids)
       execFileSync('taskset', ['-a', '-c', '-p', SERVICE_CPU, String(pid)], { stdio: 'ignore' });
     execFileSync('taskset', ['-a', '-c', '-p', GENERATOR_CPU, String(process.pid)], { stdio: 'ignore' });
@@ -410,7 +427,11 @@ async function runScenario(
   resetPeak(pids.api);
   resetPeak(pids.worker);
   const peak = { api: memory(pids.api).rssKb, worker: memory(pids.worker).rssKb };
+  // Where the machine's CPU goes during the run: k6 (sampled until it exits) and the service side.
+  const machine0 = stack.serviceCpu();
+  const k6Cpu = { pid: 0, seconds: 0 };
   const sampler = setInterval(() => {
+    if (k6Cpu.pid) k6Cpu.seconds = cpuSecondsOr(k6Cpu.pid, k6Cpu.seconds);
     try {
       peak.api = Math.max(peak.api, memory(pids.api).rssKb);
       peak.worker = Math.max(peak.worker, memory(pids.worker).rssKb);
@@ -456,7 +477,14 @@ async function runScenario(
     ...onGenerator(k6Bin, ['run', '--quiet', '--out', `csv=${csvPath}`, script]),
     env,
     path.join(outDir, `${name}.k6.log`),
+    (pid) => (k6Cpu.pid = pid),
   );
+  const k6Seconds = (Date.now() - started) / 1000;
+  const machine1 = stack.serviceCpu();
+  const machineCores: Record<string, number> = { k6: round(k6Cpu.seconds / k6Seconds, 2) ?? 0 };
+  for (const k of Object.keys(machine1) as (keyof typeof machine1)[]) {
+    machineCores[k] = round((machine1[k] - machine0[k]) / k6Seconds, 2) ?? 0;
+  }
   if (env.TOKENS_FILE) rmSync(env.TOKENS_FILE, { force: true }); // tens of MB, not a result
   let cpu1 = { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker) };
 
@@ -700,6 +728,7 @@ async function runScenario(
     thresholds,
     checks,
     extra,
+    machineCores,
     svg,
     pass: false,
   };

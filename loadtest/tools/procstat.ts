@@ -1,5 +1,5 @@
 // CPU time and memory of a process from /proc (Linux): parsers are pure, readers are thin.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 export interface CpuTicks {
@@ -29,6 +29,17 @@ export function parseProcStat(text: string): CpuTicks {
   if (!Number.isFinite(utime) || !Number.isFinite(stime))
     throw new Error('malformed /proc stat: no utime/stime');
   return { utime, stime };
+}
+
+/** Parent pid and CPU ticks of the process and of its reaped children, from /proc/<pid>/stat text. */
+export function parseProcStatTree(text: string): CpuTicks & { ppid: number; cutime: number; cstime: number } {
+  const { utime, stime } = parseProcStat(text);
+  const rest = text
+    .slice(text.lastIndexOf(')') + 1)
+    .trim()
+    .split(/\s+/);
+  // rest[1] is field 4 (ppid); cutime and cstime are fields 16 and 17.
+  return { utime, stime, ppid: Number(rest[1]), cutime: Number(rest[13]), cstime: Number(rest[14]) };
 }
 
 /** VmRSS and VmHWM (kB) from the text of /proc/<pid>/status. */
@@ -71,5 +82,38 @@ export function resetPeak(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * CPU seconds of a process and its direct children, live and reaped (a PostgreSQL postmaster and
+ * its backends). 0 when the process is gone.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  try {
+    const t = parseProcStatTree(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    ticks += t.utime + t.stime + t.cutime + t.cstime;
+  } catch {
+    return 0;
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const t = parseProcStatTree(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+      if (t.ppid === pid) ticks += t.utime + t.stime;
+    } catch {
+      // exited meanwhile: counted in the parent's reaped-children time once reaped
+    }
+  }
+  return ticks / clockTicks();
+}
+
+/** cpuSeconds, or `fallback` when the process is gone. */
+export function cpuSecondsOr(pid: number, fallback: number): number {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return fallback;
   }
 }

@@ -231,6 +231,13 @@ export function lagFromCurves(
   return out;
 }
 
+/** "machine CPU (mean cores over the run): k6 0.96, postgres 0.45, … = 1.98 of N" */
+export function machineCoresText(cores: Record<string, number>): string {
+  const total = Object.values(cores).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(cores).map(([k, v]) => `${k} ${fmt(v, 2)}`);
+  return `machine CPU (mean cores over the k6 run): ${parts.join(', ')}; total ${fmt(total, 2)}`;
+}
+
 /**
  * Seconds from `burstEnd` (epoch ms) until the service is healthy again: the first second after
  * which every second has no non-2xx answer and a 2xx p95 within `p95TargetMs`. null = not within data.
@@ -287,6 +294,8 @@ export interface ScenarioResult {
   thresholds: ThresholdResult[];
   checks: Check[];
   extra: Record<string, number | string | null>;
+  /** Mean cores used over the k6 run, per process (k6 sampled every 250 ms until it exited). */
+  machineCores?: Record<string, number>;
   svg: string | null;
   error?: string;
   pass: boolean;
@@ -369,6 +378,7 @@ export function renderMarkdown(r: Report): string {
       `- CPU seconds: api ${fmt(s.cpuSeconds.api, 2)}, worker ${fmt(s.cpuSeconds.worker, 2)} (${fmt(s.cpuSecondsPer1000Ops, 3)} per 1,000 ops); peak RSS api ${fmt(s.peakRssMb.api, 0)} MB, worker ${fmt(s.peakRssMb.worker, 0)} MB`,
       `- rows written: ${s.rowsWritten} (${fmt(s.rowsPerOp, 2)} per op)${s.baseline ? `; pgbench ${s.baseline.name} ${fmt(s.baseline.opsPerSecond)} ops/s, ratio ${fmt(s.ratioToBaseline, 2)}` : ''}`,
     );
+    if (s.machineCores) lines.push(`- ${machineCoresText(s.machineCores)}`);
     const extra = Object.entries(s.extra);
     if (extra.length)
       lines.push(

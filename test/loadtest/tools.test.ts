@@ -1,4 +1,13 @@
-import { cpuSeconds, memory, parseProcStat, parseProcStatus } from '../../loadtest/tools/procstat';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  cpuSeconds,
+  memory,
+  parseProcStat,
+  parseProcStatTree,
+  parseProcStatus,
+  treeCpuSeconds,
+} from '../../loadtest/tools/procstat';
+import { machineCoresText } from '../../loadtest/tools/report';
 import {
   bucketDelta,
   histogramBuckets,
@@ -12,6 +21,41 @@ describe('/proc sampling', () => {
   it('reads utime and stime even when the command name holds spaces and parentheses', () => {
     const stat = '4242 (node (api) x) S 1 4242 4242 0 -1 4194304 1000 0 0 0 1234 567 0 0 20 0 11 0 99 0 0';
     expect(parseProcStat(stat)).toEqual({ utime: 1234, stime: 567 });
+  });
+
+  it("reads the parent pid and the reaped children's CPU ticks", () => {
+    const stat = '4242 (postgres) S 17 4242 4242 0 -1 4194304 1000 0 0 0 1234 567 89 12 20 0 11 0 99 0 0';
+    expect(parseProcStatTree(stat)).toEqual({ utime: 1234, stime: 567, ppid: 17, cutime: 89, cstime: 12 });
+  });
+
+  it('counts the CPU of a process tree: live children and reaped ones', async () => {
+    // a shell that burns CPU in a child it waits for, then idles with another child alive
+    const sh = spawn(
+      'sh',
+      ['-c', 'i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done & wait; sleep 30 & wait'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      let total = 0;
+      for (let i = 0; i < 100 && total === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const kids = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(sh.pid)], { encoding: 'utf8' });
+        if (kids.includes('sleep')) total = treeCpuSeconds(sh.pid!);
+      }
+      // the busy child has been reaped by now: its time is in the shell's cutime/cstime
+      expect(total).toBeGreaterThan(0);
+      expect(treeCpuSeconds(999_999_999)).toBe(0);
+    } finally {
+      sh.kill('SIGKILL');
+    }
+  });
+
+  it("writes where the machine's CPU went, with the total", () => {
+    expect(machineCoresText({ k6: 0.96, postgres: 0.45, api: 0.4 })).toBe(
+      'machine CPU (mean cores over the k6 run): k6 0.96, postgres 0.45, api 0.4; total 1.81',
+    );
   });
 
   it('rejects a stat line without a command name', () => {
