@@ -13,7 +13,14 @@ import {
 
 export interface Reply {
   status: number;
+  /** The whole answer, or with `parts` set, the empty string. */
   body: string;
+  /**
+   * A large answer in pieces, written one after the other (chunked transfer encoding). Each piece is
+   * small enough for V8's young generation, so a 200 KB answer never becomes one large string that
+   * only a full garbage collection frees (the api's RSS under heavy lists).
+   */
+  parts?: readonly string[];
   headers?: Record<string, string>;
 }
 
@@ -176,7 +183,10 @@ export class HttpServer {
         res.writeHeader('content-type', 'application/json');
         res.writeHeader('x-request-id', requestId);
         if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
-        res.end(reply.body);
+        if (reply.parts) {
+          for (const part of reply.parts) res.write(part);
+          res.end();
+        } else res.end(reply.body);
       });
     };
     const fail = (e: unknown): void => {

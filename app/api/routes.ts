@@ -27,7 +27,7 @@ import { claimsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { insertClaim } from '../store/claims';
 import { writeGoalStates, type GoalStateWrite } from '../store/goalStates';
-import { initializePlayer, readPlayerFacts } from '../store/players';
+import { initializePlayer, playerExists, readPlayerFacts } from '../store/players';
 import { mintToken, type Authenticator } from './auth';
 import { ApiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
@@ -155,11 +155,13 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       const activeOnly = raw === 'true' || raw === '1';
       const facts = await loadFacts(userId, now);
       const views = new ViewBuilder(catalog, facts, now);
-      let body = '{"challenges":[';
-      catalog.challenges.forEach((c, i) => {
-        body += (i ? ',' : '') + challengeText(c, views.challengeViews(c, activeOnly), now);
-      });
-      return { status: 200, body: body + ']}' };
+      // One piece per challenge (a 500-goal catalog's answer is ~200 KB), see Reply.parts.
+      const parts = catalog.challenges.map(
+        (c, i) => (i ? ',' : '{"challenges":[') + challengeText(c, views.challengeViews(c, activeOnly), now),
+      );
+      if (parts.length === 0) parts.push('{"challenges":[');
+      parts.push(']}');
+      return { status: 200, body: '', parts };
     }),
   );
 
@@ -194,27 +196,26 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
             now = deps.clock.now();
             return initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
           });
-        if (!known || known.has(userId)) {
+        let returning = !known || known.has(userId);
+        if (!returning && deps.admission.wouldRefuse('init', ctx.deadline)) {
+          // New-player work is being shed right now: a player PostgreSQL knows goes on as a returning
+          // one; any other is refused here, before any limiter round trip.
+          if (await playerExists(deps.db, userId)) returning = true;
+          else shedNow('init', ctx);
+        }
+        if (returning) {
           shedNow('player', ctx);
           await deps.limits.player(userId);
           result = await deps.admission.run('player', ctx.deadline, () =>
             initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
           );
         } else {
-          // When new-player work is being shed right now, skip the limiter round trips: only a
-          // returning player (one batched lookup tells) can be served; an unknown one is refused.
-          const shedding = deps.admission.wouldRefuse('init', ctx.deadline);
-          let slot = false;
-          if (!shedding) {
-            [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
-          }
+          const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
           if (slot) result = await create();
           else {
             result = await deps.admission.run('player', ctx.deadline, () =>
               initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
             );
-            if (shedding && !result) shedNow('init', ctx);
-            if (shedding) await deps.limits.player(userId);
             if (!result) {
               await deps.limits.newPlayer(ctx.deadline);
               result = await create();

@@ -168,3 +168,26 @@ export function initializePlayer(
 ): Promise<InitResult> {
   return batchersFor(db).init.submit({ userId, periodKeys, now, create });
 }
+
+const existsBatchers = perDb(
+  (db: Db) =>
+    new Batcher<string, boolean>(
+      async (ids) => {
+        const res = await db.query<{ user_id: string }>(
+          'SELECT user_id FROM players WHERE user_id = ANY($1::text[])',
+          [ids],
+        );
+        const found = new Set(res.rows.map((r) => r.user_id));
+        return ids.map((id) => found.has(id));
+      },
+      { maxBatch: MAX_BATCH, maxInFlight: BATCHES_IN_FLIGHT },
+    ),
+);
+
+/**
+ * Whether PostgreSQL knows the player: one primary-key probe, shared with concurrent callers, and at
+ * most two statements in flight however many ask (the check stays cheap while new players are shed).
+ */
+export function playerExists(db: Db, userId: string): Promise<boolean> {
+  return existsBatchers(db).submit(userId);
+}

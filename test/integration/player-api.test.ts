@@ -509,6 +509,9 @@ describe('catalog scale: the 500-goal catalog', () => {
     const list = await t.call('heavy-1', 'GET', '/v1/challenges');
     const views = list.body.challenges.flatMap((c: { goals: unknown[] }) => c.goals);
     expect(views).toHaveLength(500);
+    // sent one challenge at a time (no single ~200 KB string in the api), as one valid JSON answer
+    expect(list.headers.get('transfer-encoding')).toBe('chunked');
+    expect(list.body.challenges).toHaveLength(10);
   });
 });
 

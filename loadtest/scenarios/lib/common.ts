@@ -77,7 +77,7 @@ export function loadParams(text: string): Params {
   return JSON.parse(text) as Params;
 }
 
-/** The executor settings of `name` in the active profile, with RATE / DURATION env overrides. */
+/** The executor settings of `name` in the active profile, with RATE / DURATION / PRE_VUS / MAX_VUS env overrides. */
 export function executorFor(params: Params, name: string): Executor {
   const profile = params.profiles[PROFILE];
   if (!profile) throw new Error(`unknown profile ${PROFILE}`);
@@ -86,6 +86,8 @@ export function executorFor(params: Params, name: string): Executor {
   const out: Executor = { ...ex };
   if (__ENV.RATE) out.rate = Number(__ENV.RATE);
   if (__ENV.DURATION) out.duration = __ENV.DURATION;
+  if (__ENV.PRE_VUS) out.preAllocatedVUs = Number(__ENV.PRE_VUS);
+  if (__ENV.MAX_VUS) out.maxVUs = Number(__ENV.MAX_VUS);
   return out;
 }
 
