@@ -110,6 +110,9 @@ function isEmptyFacts(f: PlayerFacts): boolean {
   return f.stats.size === 0 && f.goalStates.size === 0 && f.claims.size === 0 && f.baselines.size === 0;
 }
 
+/** Facts read this long before the call was admitted are read again (admission made it wait). */
+const PREFETCH_FRESH_MS = 50;
+
 export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
   const freshAnswer = { key: '', body: '' };
   const b = deps.basePath;
@@ -127,17 +130,31 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     if (refused) throw refused;
   }
 
-  /** Authenticate + per-player limit + admission; `fn` gets the player id and a consistent catalog/clock. */
+  /**
+   * Authenticate + per-player limit + admission; `fn` gets the player id, a consistent catalog and
+   * clock, and the player's facts. The facts read starts alongside the per-player limit's round trip
+   * (one hop less per call; the read is batched, at most two statements in flight per pod, so it
+   * needs no admission of its own). If admission made the call wait, the facts are read again.
+   */
   function playerCall(
     cls: 'claim' | 'player' | 'read',
     ctx: Ctx,
-    fn: (userId: string, catalog: Catalog, now: number) => Promise<Reply>,
+    fn: (userId: string, catalog: Catalog, now: number, facts: Promise<PlayerFacts>) => Promise<Reply>,
   ): Promise<Reply> {
     return player(ctx).then(async (userId) => {
       shedNow(cls, ctx);
+      const t0 = deps.clock.now();
+      const early = loadFacts(userId, t0);
+      early.catch(() => undefined); // a refused call (or a refused input) never awaits it
       await deps.limits.player(userId);
       const catalog = deps.catalog.current;
-      return deps.admission.run(cls, ctx.deadline, () => fn(userId, catalog, deps.clock.now()));
+      return deps.admission.run(cls, ctx.deadline, () => {
+        const now = deps.clock.now();
+        if (now - t0 <= PREFETCH_FRESH_MS) return fn(userId, catalog, t0, early);
+        const again = loadFacts(userId, now);
+        again.catch(() => undefined); // a handler may refuse the input before it awaits the facts
+        return fn(userId, catalog, now, again);
+      });
     });
   }
 
@@ -147,13 +164,13 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
 
   // GET /v1/challenges?activeOnly=true
   http.route('get', `${b}/v1/challenges`, 'list_challenges', (ctx) =>
-    playerCall('read', ctx, async (userId, catalog, now) => {
+    playerCall('read', ctx, async (userId, catalog, now, pending) => {
       const raw = ctx.query.get('activeOnly') ?? ctx.query.get('active_only');
       if (raw !== null && raw !== 'true' && raw !== 'false' && raw !== '1' && raw !== '0' && raw !== '') {
         throw badRequest('activeOnly must be true or false', { field: 'activeOnly' });
       }
       const activeOnly = raw === 'true' || raw === '1';
-      const facts = await loadFacts(userId, now);
+      const facts = await pending;
       const views = new ViewBuilder(catalog, facts, now);
       // One piece per challenge (a 500-goal catalog's answer is ~200 KB), see Reply.parts.
       const parts = catalog.challenges.map(
@@ -167,9 +184,9 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
 
   // GET /v1/challenges/{challengeId}
   http.route('get', `${b}/v1/challenges/:challengeId`, 'get_challenge', (ctx) =>
-    playerCall('read', ctx, async (userId, catalog, now) => {
+    playerCall('read', ctx, async (userId, catalog, now, pending) => {
       const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
-      const facts = await loadFacts(userId, now);
+      const facts = await pending;
       const views = new ViewBuilder(catalog, facts, now);
       return { status: 200, body: challengeText(challenge, views.challengeViews(challenge), now) };
     }),
@@ -204,11 +221,15 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
           else shedNow('init', ctx);
         }
         if (returning) {
+          // The per-player limit's round trip and the statement go together (for a known player the
+          // statement writes nothing): one hop less; a refused call's answer is dropped.
           shedNow('player', ctx);
-          await deps.limits.player(userId);
-          result = await deps.admission.run('player', ctx.deadline, () =>
+          const work = deps.admission.run('player', ctx.deadline, () =>
             initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
           );
+          work.catch(() => undefined); // when the limit refuses first, nobody awaits it
+          await deps.limits.player(userId);
+          result = await work;
         } else {
           const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
           if (slot) result = await create();
@@ -247,14 +268,14 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     `${b}/v1/challenges/:challengeId/goals/:goalId/active`,
     'set_goal_active',
     idem('set_goal_active', (ctx) =>
-      playerCall('player', ctx, async (userId, catalog, now) => {
+      playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
         const body = bodyObject(ctx);
         if (typeof body.isActive !== 'boolean')
           throw badRequest('isActive must be a boolean', { field: 'isActive' });
         const isActive = body.isActive;
-        const facts = await loadFacts(userId, now);
+        const facts = await pending;
         if (isActive) {
           const problem = checkSelectable(new ViewBuilder(catalog, facts, now), facts, goal);
           if (problem) throw fromDomain(problem);
@@ -307,7 +328,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     `${b}/v1/challenges/:challengeId/goals/batch-select`,
     'batch_select',
     idem('batch_select', (ctx) =>
-      playerCall('player', ctx, async (userId, catalog, now) => {
+      playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const body = bodyObject(ctx);
         const ids = body.goalIds;
@@ -333,7 +354,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
           seen.add(id);
           goals.push(unwrap(findGoal(challenge, id)));
         });
-        const facts = await loadFacts(userId, now);
+        const facts = await pending;
         const views = new ViewBuilder(catalog, facts, now);
         for (const g of goals) {
           const problem = checkSelectable(views, facts, g);
@@ -350,7 +371,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     `${b}/v1/challenges/:challengeId/goals/random-select`,
     'random_select',
     idem('random_select', (ctx) =>
-      playerCall('player', ctx, async (userId, catalog, now) => {
+      playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const body = bodyObject(ctx);
         const count = body.count;
@@ -366,7 +387,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         }
         const replaceExisting = optionalBool(body, 'replaceExisting', false);
         const excludeActive = optionalBool(body, 'excludeActive', false);
-        const facts = await loadFacts(userId, now);
+        const facts = await pending;
         const views = new ViewBuilder(catalog, facts, now);
         const candidates = randomSelectCandidates(views, facts, challenge, excludeActive || replaceExisting);
         if (candidates.length < count) {
@@ -388,10 +409,10 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     `${b}/v1/challenges/:challengeId/goals/:goalId/claim`,
     'claim',
     idem('claim', (ctx) =>
-      playerCall('claim', ctx, async (userId, catalog, now) => {
+      playerCall('claim', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
-        const facts = await loadFacts(userId, now);
+        const facts = await pending;
         const view = new ViewBuilder(catalog, facts, now).view(goal);
         const problem = checkClaimable(view);
         if (problem) {

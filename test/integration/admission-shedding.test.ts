@@ -94,3 +94,67 @@ describe('initialize while new-player work is shed (scripted admission, counted 
     expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
   });
 });
+
+describe('player calls read the facts alongside the rate-limit round trip (scripted admission)', () => {
+  let t: TestService;
+  let hold: (() => Promise<void>) | null = null;
+  const admission: Admission = {
+    run: async (_cls, _deadline, fn) => {
+      if (hold) await hold();
+      return fn();
+    },
+    wouldRefuse: () => false,
+    check: () => null,
+  };
+  const limits: RateLimits = {
+    player: async () => undefined,
+    newPlayer: async () => undefined,
+    tryNewPlayer: async () => true,
+    ingest: async () => undefined,
+  };
+
+  beforeAll(async () => {
+    t = await startTestService({ overrides: { admission, limits } });
+  });
+  afterAll(async () => t.stop());
+
+  async function setStat(userId: string, value: number): Promise<void> {
+    const c = new Client({ connectionString: t.db.directUrl });
+    await c.connect();
+    await c.query(
+      `INSERT INTO stat_values (user_id, stat_code, value, first_value, first_seen_at, updated_at)
+       VALUES ($1, 'tutorial_steps_done', $2, 0, now(), now())
+       ON CONFLICT (user_id, stat_code) DO UPDATE SET value = EXCLUDED.value`,
+      [userId, value],
+    );
+    await c.end();
+  }
+
+  const firstSteps = async (userId: string) => {
+    const res = await t.call(userId, 'GET', '/v1/challenges/starter-path');
+    expect(res.status).toBe(200);
+    return res.body.goals.find((g: { goalId: string }) => g.goalId === 'first-steps');
+  };
+
+  test('a call that waited in admission reads the facts again: a change made meanwhile is seen', async () => {
+    await t.call('pre-1', 'POST', '/v1/challenges/initialize');
+    expect((await firstSteps('pre-1')).status).not.toBe('completed');
+    // while the call waits for admission, the player's stat changes
+    hold = async () => {
+      await new Promise((r) => setTimeout(r, 20)); // the early read has answered by now
+      await setStat('pre-1', 1);
+      await new Promise((r) => setTimeout(r, 120));
+    };
+    try {
+      expect((await firstSteps('pre-1')).status).toBe('completed');
+    } finally {
+      hold = null;
+    }
+  });
+
+  test('a call admitted at once answers from the facts read alongside the limit', async () => {
+    await t.call('pre-2', 'POST', '/v1/challenges/initialize');
+    await setStat('pre-2', 1);
+    expect((await firstSteps('pre-2')).status).toBe('completed');
+  });
+});
