@@ -29,6 +29,9 @@ const g = (doc: string, children: Record<string, Node>): Group => ({ kind: 'grou
 const nonNegInt = { minimum: 0 };
 const posInt = { minimum: 1 };
 
+/** V8 heap bounds for the service's containers (also scripts/stack.sh's default for the api). */
+const NODE_MEMORY_OPTIONS = '--max-semi-space-size=8 --max-old-space-size=160';
+
 const resources = (cpuReq: string, memReq: string, cpuLim: string, memLim: string, what: string): Leaf =>
   v(
     { requests: { cpu: cpuReq, memory: memReq }, limits: { cpu: cpuLim, memory: memLim } },
@@ -178,6 +181,16 @@ export const valuesSpec: Group = g('', {
           'ADMISSION_QUEUE_MAX: requests waiting for a permit per pod; beyond it lower priorities, then newcomers, get 503.',
           nonNegInt,
         ),
+        lifoAfterMs: v(
+          1000,
+          'ADMISSION_LIFO_AFTER_MS: the queue busy this long counts as sustained overload: newest first.',
+          nonNegInt,
+        ),
+        maxQueueWaitMs: v(
+          0,
+          'ADMISSION_MAX_QUEUE_WAIT_MS: longest wait for a permit (0 = what the deadline allows); keeps served answers fresh under overload.',
+          nonNegInt,
+        ),
       },
     ),
     rateLimits: g('Rate limits and the fleet-wide new-player budget (429 / queued; 0 per second = off).', {
@@ -267,6 +280,10 @@ export const valuesSpec: Group = g('', {
   api: g('The api role: player API, event ingest, WebSocket push.', {
     replicas: v(2, 'Replicas when autoscaling is off.', posInt),
     resources: resources('500m', '256Mi', '2', '384Mi', 'the api container'),
+    nodeOptions: v(
+      NODE_MEMORY_OPTIONS,
+      'NODE_OPTIONS of the api: a small young generation and a bounded old space keep the resident set under 250 MB (live heap is ~50 MB; docs/BENCHMARKS.md).',
+    ),
     minAvailable: v(
       1,
       'PodDisruptionBudget minAvailable; must stay below the smallest replica count.',
@@ -287,6 +304,7 @@ export const valuesSpec: Group = g('', {
   worker: g('The worker role: event stream consumer and reward outbox relay.', {
     replicas: v(2, 'Replicas when autoscaling is off.', posInt),
     resources: resources('250m', '192Mi', '1', '320Mi', 'the worker container'),
+    nodeOptions: v(NODE_MEMORY_OPTIONS, 'NODE_OPTIONS of the worker.'),
     minAvailable: v(
       1,
       'PodDisruptionBudget minAvailable; must stay below the smallest replica count.',

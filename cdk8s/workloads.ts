@@ -97,7 +97,9 @@ export function serviceEnv(role: Role): IEnvVar[] {
     { name: 'GRANTER', value: str('config.rewards.granter') },
     { name: 'GRANT_TIMEOUT_MS', value: intStr('config.rewards.grantTimeoutMs') },
     { name: 'WEBHOOK_URL', value: str('config.rewards.webhookUrl') },
-    ...(role === 'migrate' ? [] : [...catalogEnv(), ...tuningEnv()]),
+    ...(role === 'migrate'
+      ? []
+      : [{ name: 'NODE_OPTIONS', value: str(`${role}.nodeOptions`) }, ...catalogEnv(), ...tuningEnv()]),
     ...database,
     secretEnv('JWT_HS256_SECRET', 'secrets.jwtHs256SecretKey', true),
     secretEnv('JWT_PUBLIC_KEY_PEM', 'secrets.jwtPublicKeyPemKey', true),
@@ -148,6 +150,8 @@ function tuningEnv(): IEnvVar[] {
     n('ADMISSION_EVENTS_MAX_LIMIT', 'config.admission.eventsMaxLimit'),
     n('ADMISSION_TARGET_LATENCY_MS', 'config.admission.targetLatencyMs'),
     n('ADMISSION_QUEUE_MAX', 'config.admission.queueMax'),
+    n('ADMISSION_LIFO_AFTER_MS', 'config.admission.lifoAfterMs'),
+    n('ADMISSION_MAX_QUEUE_WAIT_MS', 'config.admission.maxQueueWaitMs'),
     n('RATE_LIMIT_PLAYER_PER_SEC', 'config.rateLimits.playerPerSec'),
     n('RATE_LIMIT_PLAYER_BURST', 'config.rateLimits.playerBurst'),
     n('RATE_LIMIT_INGEST_EVENTS_PER_SEC', 'config.rateLimits.ingestEventsPerSec'),

@@ -627,6 +627,16 @@ describe('configuration env', () => {
     expect(envValue(env, 'ADMISSION_ENABLED')).toBe('1');
     expect(envValue(env, 'ADMISSION_TARGET_LATENCY_MS')).toBe('40');
     expect(envValue(env, 'ADMISSION_QUEUE_MAX')).toBe('256');
+    const defaults = envOf(objectsOf(undefined), 'Deployment', '-api');
+    expect(envValue(defaults, 'NODE_OPTIONS')).toBe('--max-semi-space-size=8 --max-old-space-size=160');
+    expect(envValue(envOf(objectsOf(undefined), 'Deployment', '-worker'), 'NODE_OPTIONS')).toBe(
+      '--max-semi-space-size=8 --max-old-space-size=160',
+    );
+    const tuned = render({
+      set: ['api.nodeOptions=--max-old-space-size=300', 'config.admission.maxQueueWaitMs=50'],
+    });
+    expect(envValue(envOf(tuned, 'Deployment', '-api'), 'NODE_OPTIONS')).toBe('--max-old-space-size=300');
+    expect(envValue(envOf(tuned, 'Deployment', '-api'), 'ADMISSION_MAX_QUEUE_WAIT_MS')).toBe('50');
     expect(envValue(env, 'NEW_PLAYER_BUDGET_PER_SEC')).toBe('1500');
     expect(envValue(env, 'NEW_PLAYER_BUDGET_BURST')).toBe('150');
     expect(envValue(envOf(objectsOf(KUBE), 'Deployment', '-worker'), 'EVENTS_APPLY_PARTITIONS')).toBe('8');
