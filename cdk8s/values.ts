@@ -30,7 +30,7 @@ const nonNegInt = { minimum: 0 };
 const posInt = { minimum: 1 };
 
 /** V8 heap bounds for the service's containers (also scripts/stack.sh's default for the api). */
-const NODE_MEMORY_OPTIONS = '--max-semi-space-size=8 --max-old-space-size=160';
+const NODE_MEMORY_OPTIONS = '--max-old-space-size=192';
 
 const resources = (cpuReq: string, memReq: string, cpuLim: string, memLim: string, what: string): Leaf =>
   v(
@@ -282,7 +282,7 @@ export const valuesSpec: Group = g('', {
     resources: resources('500m', '256Mi', '2', '384Mi', 'the api container'),
     nodeOptions: v(
       NODE_MEMORY_OPTIONS,
-      'NODE_OPTIONS of the api: a small young generation and a bounded old space keep the resident set under 250 MB (live heap is ~50 MB; docs/BENCHMARKS.md).',
+      'NODE_OPTIONS of the api: a bounded old space keeps the resident set under 250 MB (live heap is ~50 MB; docs/DEPLOY.md).',
     ),
     minAvailable: v(
       1,

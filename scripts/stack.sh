@@ -14,7 +14,7 @@ dir=${2:?dir}
 root=$(cd "$(dirname "$0")/.." && pwd)
 # V8 heap bounds of the service processes, as the chart's api/worker.nodeOptions default (the resident
 # set stays under 250 MB); STACK_API_NODE_ARGS / STACK_WORKER_NODE_ARGS replace them.
-NODE_MEMORY_OPTIONS='--max-semi-space-size=8 --max-old-space-size=160'
+NODE_MEMORY_OPTIONS='--max-old-space-size=192'
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
