@@ -29,9 +29,6 @@ const g = (doc: string, children: Record<string, Node>): Group => ({ kind: 'grou
 const nonNegInt = { minimum: 0 };
 const posInt = { minimum: 1 };
 
-/** V8 heap bounds for the service's containers (also scripts/stack.sh's default for the api). */
-const NODE_MEMORY_OPTIONS = '--max-old-space-size=192';
-
 const resources = (cpuReq: string, memReq: string, cpuLim: string, memLim: string, what: string): Leaf =>
   v(
     { requests: { cpu: cpuReq, memory: memReq }, limits: { cpu: cpuLim, memory: memLim } },
@@ -281,8 +278,8 @@ export const valuesSpec: Group = g('', {
     replicas: v(2, 'Replicas when autoscaling is off.', posInt),
     resources: resources('500m', '256Mi', '2', '384Mi', 'the api container'),
     nodeOptions: v(
-      NODE_MEMORY_OPTIONS,
-      'NODE_OPTIONS of the api: a bounded old space keeps the resident set under 250 MB (live heap is ~50 MB; docs/DEPLOY.md).',
+      '',
+      'NODE_OPTIONS of the api, e.g. --max-old-space-size=192 to bound the resident set at the cost of p95 latency (measured in docs/DEPLOY.md).',
     ),
     minAvailable: v(
       1,
@@ -304,7 +301,7 @@ export const valuesSpec: Group = g('', {
   worker: g('The worker role: event stream consumer and reward outbox relay.', {
     replicas: v(2, 'Replicas when autoscaling is off.', posInt),
     resources: resources('250m', '192Mi', '1', '320Mi', 'the worker container'),
-    nodeOptions: v(NODE_MEMORY_OPTIONS, 'NODE_OPTIONS of the worker.'),
+    nodeOptions: v('', 'NODE_OPTIONS of the worker (Node runtime flags).'),
     minAvailable: v(
       1,
       'PodDisruptionBudget minAvailable; must stay below the smallest replica count.',

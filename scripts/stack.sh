@@ -4,7 +4,7 @@
 #   scripts/stack.sh up DIR     start everything, wait for /readyz of api and worker, print URLs
 #   scripts/stack.sh down DIR   SIGTERM the processes (KILL after 15 s), stop services, remove DIR
 # Optional env: STACK_PORT (8080), STACK_OPS_PORT (9090), STACK_WORKER_OPS_PORT (9091),
-# STACK_API_NODE_ARGS / STACK_WORKER_NODE_ARGS (node flags; default: the V8 heap bounds below),
+# STACK_API_NODE_ARGS / STACK_WORKER_NODE_ARGS (node flags, e.g. --cpu-prof or heap bounds),
 # CHALLENGE_CATALOG (examples/catalog.json), STACK_JWT_SECRET, STACK_API_KEY, LOG_LEVEL.
 # DIR/env holds every URL and credential (source it; k6 reads JWT_SECRET / SERVICE_API_KEY from it).
 set -euo pipefail
@@ -12,9 +12,6 @@ set -euo pipefail
 cmd=${1:?up|down}
 dir=${2:?dir}
 root=$(cd "$(dirname "$0")/.." && pwd)
-# V8 heap bounds of the service processes, as the chart's api/worker.nodeOptions default (the resident
-# set stays under 250 MB); STACK_API_NODE_ARGS / STACK_WORKER_NODE_ARGS replace them.
-NODE_MEMORY_OPTIONS='--max-old-space-size=192'
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -100,9 +97,9 @@ ENV
   fi
 
   # exec: the recorded pid is node itself; all fds redirected so callers' pipes are not held open
-  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops exec nohup node ${STACK_API_NODE_ARGS-$NODE_MEMORY_OPTIONS} dist/app/main.js </dev/null >"$dir/api.log" 2>&1) &
+  (cd "$root" && ROLE=api PORT=$port OPS_PORT=$ops exec nohup node ${STACK_API_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/api.log" 2>&1) &
   echo $! >"$dir/api.pid"
-  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops exec nohup node ${STACK_WORKER_NODE_ARGS-$NODE_MEMORY_OPTIONS} dist/app/main.js </dev/null >"$dir/worker.log" 2>&1) &
+  (cd "$root" && ROLE=worker PORT=0 OPS_PORT=$wops exec nohup node ${STACK_WORKER_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/worker.log" 2>&1) &
   echo $! >"$dir/worker.pid"
 
   wait_ready api "http://127.0.0.1:$ops/readyz" "$dir/api.log" "$dir/api.pid" || exit 1

@@ -628,10 +628,8 @@ describe('configuration env', () => {
     expect(envValue(env, 'ADMISSION_TARGET_LATENCY_MS')).toBe('40');
     expect(envValue(env, 'ADMISSION_QUEUE_MAX')).toBe('256');
     const defaults = envOf(objectsOf(undefined), 'Deployment', '-api');
-    expect(envValue(defaults, 'NODE_OPTIONS')).toBe('--max-old-space-size=192');
-    expect(envValue(envOf(objectsOf(undefined), 'Deployment', '-worker'), 'NODE_OPTIONS')).toBe(
-      '--max-old-space-size=192',
-    );
+    expect(envValue(defaults, 'NODE_OPTIONS')).toBe('');
+    expect(envValue(envOf(objectsOf(undefined), 'Deployment', '-worker'), 'NODE_OPTIONS')).toBe('');
     const tuned = render({
       set: ['api.nodeOptions=--max-old-space-size=300', 'config.admission.maxQueueWaitMs=50'],
     });
