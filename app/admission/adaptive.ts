@@ -46,6 +46,8 @@ interface Waiter {
   cls: AdmissionClass;
   priority: number;
   deadline: number;
+  /** Latest start that can still answer in time (the expiry timer's moment). */
+  startBy: number;
   enqueuedAt: number;
   timer: NodeJS.Timeout | undefined;
   start(): void;
@@ -99,6 +101,7 @@ export class AdaptiveLimiter {
         cls,
         priority: PRIORITY[cls],
         deadline,
+        startBy,
         enqueuedAt: now,
         timer: undefined,
         start: () => this.execute(cls, fn, w.enqueuedAt).then(resolve, reject),
@@ -170,7 +173,10 @@ export class AdaptiveLimiter {
     while (this.queued > 0 && this.inFlightCount < this.limit) {
       const w = this.dequeue();
       clearTimeout(w.timer);
-      w.start();
+      // Past its start-by time (the event loop was too busy for its timer to fire first): it can
+      // no longer answer in time, so it is refused rather than started.
+      if (Date.now() > w.startBy) w.refuse('deadline');
+      else w.start();
     }
   }
 

@@ -136,6 +136,28 @@ describe('adaptive admission limiter', () => {
     await first;
   });
 
+  test('a queued request whose start-by time passed while the event loop was busy is refused, not started', async () => {
+    const limiter = new AdaptiveLimiter('t3b', settings({ targetLatencyMs: 1 }));
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    let ran = false;
+    const late = limiter.run('player', Date.now() + 200, async () => {
+      ran = true;
+    });
+    // Block the loop past the waiter's start-by time, then free the permit before its timer can run.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    hold.release();
+    const refused = await rejection(late);
+    expect(refused.status).toBe(503);
+    expect(refused.details).toEqual({ reason: 'deadline' });
+    expect(ran).toBe(false);
+    await first;
+  });
+
   test('a queued request whose deadline passes is answered 503 while the permit is still held', async () => {
     const limiter = new AdaptiveLimiter('t3', settings({ targetLatencyMs: 1 }));
     const hold = gate();
