@@ -67,7 +67,12 @@ up() {
   local secret=${STACK_JWT_SECRET:-local-stack-hs256-secret-0f3c9a7d2b6e4f18a5c1}
   local apikey=${STACK_API_KEY:-local-stack-service-key-7c2e91}
 
-  PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-200} "$root/scripts/services.sh" start "$dir/services"
+  # The servers run as the postgres user, which may not pass through the checkout's parent
+  # directories (a clone under /root): their files live under /tmp, linked from DIR/services.
+  local services
+  services=$(mktemp -d /tmp/challenge-stack.XXXXXX)
+  ln -sfn "$services" "$dir/services"
+  PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-200} "$root/scripts/services.sh" start "$services"
   # shellcheck disable=SC1091
   source "$dir/services/env"
 
@@ -125,7 +130,12 @@ MSG
 down() {
   [ -d "$dir" ] || { echo "stack: nothing in $dir"; return 0; }
   stop_pids "$dir/api.pid" "$dir/worker.pid"
-  "$root/scripts/services.sh" stop "$dir/services"
+  if [ -L "$dir/services" ]; then
+    "$root/scripts/services.sh" stop "$(readlink -f "$dir/services")"
+    rm -f "$dir/services"
+  elif [ -d "$dir/services" ]; then
+    "$root/scripts/services.sh" stop "$dir/services"
+  fi
   rm -rf "$dir"
   echo "stack: down"
 }

