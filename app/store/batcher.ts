@@ -65,3 +65,22 @@ export function perDb<D extends object, T>(make: (db: D) => T): (db: D) => T {
     return t;
   };
 }
+
+/** Most items one statement carries. */
+const STATEMENT_MAX_BATCH = 64;
+/** Statements of one kind in flight at once per pool; the pool has room for several kinds. */
+const STATEMENTS_IN_FLIGHT = 2;
+
+/**
+ * A Batcher for one kind of statement on `db`: at most 64 items per statement and two statements in
+ * flight (never more than the pool has connections).
+ */
+export function statementBatcher<I, R>(
+  db: { options: { max?: number } },
+  run: (items: I[]) => Promise<R[]>,
+): Batcher<I, R> {
+  return new Batcher(run, {
+    maxBatch: STATEMENT_MAX_BATCH,
+    maxInFlight: Math.max(1, Math.min(STATEMENTS_IN_FLIGHT, db.options.max ?? 10)),
+  });
+}

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db';
 import type { Reward } from '../catalog/types';
-import { Batcher, perDb } from './batcher';
+import { perDb, statementBatcher } from './batcher';
 
 // Rows go in key order so that two batches racing for the same keys wait on each other in the same
 // order (no deadlock); ON CONFLICT DO NOTHING also skips a duplicate key within one batch.
@@ -48,48 +48,35 @@ interface ClaimItem extends ClaimInput {
   claimId: string;
 }
 
-const MAX_BATCH = 64;
-const BATCHES_IN_FLIGHT = 2;
-
-const claimBatchers = perDb(
-  (db: Db) =>
-    new Batcher<ClaimItem, string | null>(
-      async (items) => {
-        const res = await db.query<{ claim_id: string }>(CLAIMS_SQL, [
-          items.map((i) => i.claimId),
-          items.map((i) => i.userId),
-          items.map((i) => i.challengeId),
-          items.map((i) => i.goalId),
-          items.map((i) => i.periodKey),
-          items.map((i) =>
-            JSON.stringify({
-              ...i.reward,
-              challengeId: i.challengeId,
-              goalId: i.goalId,
-              periodKey: i.periodKey,
-            }),
-          ),
-          items.map((i) => new Date(i.now)),
-        ]);
-        const inserted = new Set(res.rows.map((r) => r.claim_id));
-        return items.map((i) => (inserted.has(i.claimId) ? i.claimId : null));
-      },
-      { maxBatch: MAX_BATCH, maxInFlight: BATCHES_IN_FLIGHT },
-    ),
+const claimBatchers = perDb((db: Db) =>
+  statementBatcher(db, async (items: ClaimItem[]): Promise<(string | null)[]> => {
+    const res = await db.query<{ claim_id: string }>(CLAIMS_SQL, [
+      items.map((i) => i.claimId),
+      items.map((i) => i.userId),
+      items.map((i) => i.challengeId),
+      items.map((i) => i.goalId),
+      items.map((i) => i.periodKey),
+      items.map((i) =>
+        JSON.stringify({
+          ...i.reward,
+          challengeId: i.challengeId,
+          goalId: i.goalId,
+          periodKey: i.periodKey,
+        }),
+      ),
+      items.map((i) => new Date(i.now)),
+    ]);
+    const inserted = new Set(res.rows.map((r) => r.claim_id));
+    return items.map((i) => (inserted.has(i.claimId) ? i.claimId : null));
+  }),
 );
 
-const markBatchers = perDb(
-  (db: Db) =>
-    new Batcher<{ claimId: string; now: number }, void>(
-      async (items) => {
-        const sorted = [...items].sort((a, b) =>
-          a.claimId < b.claimId ? -1 : a.claimId > b.claimId ? 1 : 0,
-        );
-        await db.query(MARK_GRANTED_SQL, [sorted.map((i) => i.claimId), sorted.map((i) => new Date(i.now))]);
-        return items.map(() => undefined);
-      },
-      { maxBatch: MAX_BATCH, maxInFlight: BATCHES_IN_FLIGHT },
-    ),
+const markBatchers = perDb((db: Db) =>
+  statementBatcher(db, async (items: { claimId: string; now: number }[]): Promise<undefined[]> => {
+    const sorted = [...items].sort((a, b) => (a.claimId < b.claimId ? -1 : a.claimId > b.claimId ? 1 : 0));
+    await db.query(MARK_GRANTED_SQL, [sorted.map((i) => i.claimId), sorted.map((i) => new Date(i.now))]);
+    return items.map(() => undefined);
+  }),
 );
 
 /** The new claim id, or null when this (player, goal, period) was already claimed. */

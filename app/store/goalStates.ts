@@ -2,7 +2,7 @@
 // concurrent requests of different players share that statement (./batcher.ts), so under load a
 // selection costs a fraction of a round trip and of a commit.
 import type { Db } from './db';
-import { Batcher, perDb } from './batcher';
+import { perDb, statementBatcher } from './batcher';
 
 export interface GoalStateWrite {
   goalId: string;
@@ -46,9 +46,6 @@ interface Item {
 }
 type Written = Map<string, number | null>;
 
-const MAX_BATCH = 64;
-const BATCHES_IN_FLIGHT = 2;
-
 async function upsert(db: Db, items: Item[]): Promise<Written[]> {
   const cols: [string[], Date[], string[], string[], boolean[], (string | null)[]] = [[], [], [], [], [], []];
   for (const it of items) {
@@ -73,34 +70,30 @@ async function upsert(db: Db, items: Item[]): Promise<Written[]> {
   return items.map((i) => byUser.get(i.userId)!);
 }
 
-const batchers = perDb(
-  (db: Db) =>
-    new Batcher<Item, Written>(
-      async (items) => {
-        // One statement may not upsert a row twice: a player's second request in the same batch
-        // goes in a following statement (in arrival order, so the later request wins as it would
-        // have alone).
-        const out = new Map<Item, Written>();
-        let rest = items;
-        while (rest.length > 0) {
-          const users = new Set<string>();
-          const round: Item[] = [];
-          const later: Item[] = [];
-          for (const it of rest) {
-            if (users.has(it.userId)) later.push(it);
-            else {
-              users.add(it.userId);
-              round.push(it);
-            }
-          }
-          const written = await upsert(db, round);
-          round.forEach((it, i) => out.set(it, written[i]!));
-          rest = later;
+const batchers = perDb((db: Db) =>
+  statementBatcher(db, async (items: Item[]): Promise<Written[]> => {
+    // One statement may not upsert a row twice: a player's second request in the same batch
+    // goes in a following statement (in arrival order, so the later request wins as it would
+    // have alone).
+    const out = new Map<Item, Written>();
+    let rest = items;
+    while (rest.length > 0) {
+      const users = new Set<string>();
+      const round: Item[] = [];
+      const later: Item[] = [];
+      for (const it of rest) {
+        if (users.has(it.userId)) later.push(it);
+        else {
+          users.add(it.userId);
+          round.push(it);
         }
-        return items.map((i) => out.get(i)!);
-      },
-      { maxBatch: MAX_BATCH, maxInFlight: BATCHES_IN_FLIGHT },
-    ),
+      }
+      const written = await upsert(db, round);
+      round.forEach((it, i) => out.set(it, written[i]!));
+      rest = later;
+    }
+    return items.map((i) => out.get(i)!);
+  }),
 );
 
 /** Upserts one player's goal states; the answer maps goal id -> assignedAt (ms) of each written row. */

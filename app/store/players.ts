@@ -2,7 +2,7 @@
 import type { Db } from './db';
 import type { ClaimFact, GoalStateFact, PlayerFacts, StatFact } from '../domain/facts';
 import { factKey } from '../domain/facts';
-import { Batcher, perDb } from './batcher';
+import { perDb, statementBatcher, type Batcher } from './batcher';
 
 // Both statements call PL/pgSQL functions over arrays of players (migrations/004): their inner
 // plans are cached per server connection (through PgBouncer a plain statement is re-planned on
@@ -12,11 +12,6 @@ export const READ_FACTS_SQL =
 
 export const INITIALIZE_SQL =
   'SELECT r_user AS user_id, r_inserted AS inserted, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims FROM challenge_initialize_players($1::text[], $2::boolean[], $3::text[], $4)';
-
-/** Most players one statement carries. */
-const MAX_BATCH = 64;
-/** Batches of one kind in flight at once; the pool has room for both kinds and other statements. */
-const BATCHES_IN_FLIGHT = 2;
 
 type Row = {
   created_at: string | null;
@@ -93,54 +88,46 @@ class PlayerBatchers {
   constructor(db: Db) {
     // Few batches in flight: under load items wait for a slot and go out together, which means
     // fewer round trips (and fewer wake-ups of PgBouncer and PostgreSQL) per request.
-    const maxInFlight = Math.max(1, Math.min(BATCHES_IN_FLIGHT, db.options.max ?? 10));
-    this.read = new Batcher(
-      async (items) => {
-        const found = new Map<string, PlayerFacts>();
-        for (const group of byPeriods(items)) {
-          const res = await db.query<Row & { user_id: string }>(READ_FACTS_SQL, [
-            group.map((i) => i.userId),
-            group[0]!.periodKeys,
-          ]);
-          for (const row of res.rows) {
-            if (row.created_at !== null)
-              found.set(row.user_id, toFacts(row.user_id, num(row.created_at), row));
-          }
+    this.read = statementBatcher(db, async (items: ReadItem[]) => {
+      const found = new Map<string, PlayerFacts>();
+      for (const group of byPeriods(items)) {
+        const res = await db.query<Row & { user_id: string }>(READ_FACTS_SQL, [
+          group.map((i) => i.userId),
+          group[0]!.periodKeys,
+        ]);
+        for (const row of res.rows) {
+          if (row.created_at !== null) found.set(row.user_id, toFacts(row.user_id, num(row.created_at), row));
         }
-        return items.map((i) => found.get(i.userId) ?? null);
-      },
-      { maxBatch: MAX_BATCH, maxInFlight },
-    );
+      }
+      return items.map((i) => found.get(i.userId) ?? null);
+    });
 
-    this.init = new Batcher(
-      async (items) => {
-        const out: InitResult[] = [];
-        const index = new Map<InitItem, number>(items.map((it, i) => [it, i]));
-        for (const group of byPeriods(items)) {
-          const res = await db.query<Row & { user_id: string; inserted: boolean }>(INITIALIZE_SQL, [
-            group.map((i) => i.userId),
-            group.map((i) => i.create),
-            group[0]!.periodKeys,
-            new Date(group[0]!.now),
-          ]);
-          // Rows come back in input order, one per input.
-          group.forEach((item, n) => {
-            const row = res.rows[n]!;
-            let result: InitResult;
-            if (row.created_at === null && !item.create) result = null;
-            else {
-              // With create=true the row exists after the insert (ours or a concurrent one); the
-              // fallback only guards against a row deleted in between.
-              const createdAt = row.created_at === null ? item.now : num(row.created_at);
-              result = { created: row.inserted, facts: toFacts(item.userId, createdAt, row) };
-            }
-            out[index.get(item)!] = result;
-          });
-        }
-        return out;
-      },
-      { maxBatch: MAX_BATCH, maxInFlight },
-    );
+    this.init = statementBatcher(db, async (items: InitItem[]) => {
+      const out: InitResult[] = [];
+      const index = new Map<InitItem, number>(items.map((it, i) => [it, i]));
+      for (const group of byPeriods(items)) {
+        const res = await db.query<Row & { user_id: string; inserted: boolean }>(INITIALIZE_SQL, [
+          group.map((i) => i.userId),
+          group.map((i) => i.create),
+          group[0]!.periodKeys,
+          new Date(group[0]!.now),
+        ]);
+        // Rows come back in input order, one per input.
+        group.forEach((item, n) => {
+          const row = res.rows[n]!;
+          let result: InitResult;
+          if (row.created_at === null && !item.create) result = null;
+          else {
+            // With create=true the row exists after the insert (ours or a concurrent one); the
+            // fallback only guards against a row deleted in between.
+            const createdAt = row.created_at === null ? item.now : num(row.created_at);
+            result = { created: row.inserted, facts: toFacts(item.userId, createdAt, row) };
+          }
+          out[index.get(item)!] = result;
+        });
+      }
+      return out;
+    });
   }
 }
 
@@ -169,19 +156,15 @@ export function initializePlayer(
   return batchersFor(db).init.submit({ userId, periodKeys, now, create });
 }
 
-const existsBatchers = perDb(
-  (db: Db) =>
-    new Batcher<string, boolean>(
-      async (ids) => {
-        const res = await db.query<{ user_id: string }>(
-          'SELECT user_id FROM players WHERE user_id = ANY($1::text[])',
-          [ids],
-        );
-        const found = new Set(res.rows.map((r) => r.user_id));
-        return ids.map((id) => found.has(id));
-      },
-      { maxBatch: MAX_BATCH, maxInFlight: BATCHES_IN_FLIGHT },
-    ),
+const existsBatchers = perDb((db: Db) =>
+  statementBatcher(db, async (ids: string[]) => {
+    const res = await db.query<{ user_id: string }>(
+      'SELECT user_id FROM players WHERE user_id = ANY($1::text[])',
+      [ids],
+    );
+    const found = new Set(res.rows.map((r) => r.user_id));
+    return ids.map((id) => found.has(id));
+  }),
 );
 
 /**
