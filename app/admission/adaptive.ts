@@ -88,11 +88,9 @@ export class AdaptiveLimiter {
 
   run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T> {
     const now = Date.now();
-    if (this.queued === 0 && this.inFlightCount < this.limit) return this.execute(cls, fn, now);
+    if (this.permitFree()) return this.execute(cls, fn, now);
     const startBy = this.startBy(deadline, now);
-    if (startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy) {
-      return Promise.reject(this.refusal(cls, 'deadline', 0));
-    }
+    if (this.tooLate(cls, startBy, now)) return Promise.reject(this.refusal(cls, 'deadline', 0));
     if (this.queued >= this.s.queueMax && !this.evictFor(PRIORITY[cls], now)) {
       return Promise.reject(this.refusal(cls, 'queue_full', 0));
     }
@@ -124,11 +122,20 @@ export class AdaptiveLimiter {
   /** Why `run` would refuse at once right now (nothing counted), or null. */
   wouldRefuse(cls: AdmissionClass, deadline: number): AdmissionRejectionReason | null {
     const now = Date.now();
-    if (this.queued === 0 && this.inFlightCount < this.limit) return null;
-    const startBy = this.startBy(deadline, now);
-    if (startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy) return 'deadline';
-    if (this.queued >= this.s.queueMax && !this.canEvictFor(PRIORITY[cls], now)) return 'queue_full';
+    if (this.permitFree()) return null;
+    if (this.tooLate(cls, this.startBy(deadline, now), now)) return 'deadline';
+    if (this.queued >= this.s.queueMax && !this.victimFor(PRIORITY[cls], now)) return 'queue_full';
     return null;
+  }
+
+  /** Nobody waiting and a permit free: a request starts at once. */
+  private permitFree(): boolean {
+    return this.queued === 0 && this.inFlightCount < this.limit;
+  }
+
+  /** The queue ahead (in smoothed service times) says a request of `cls` cannot start by `startBy`. */
+  private tooLate(cls: AdmissionClass, startBy: number, now: number): boolean {
+    return startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy;
   }
 
   /** Must start by then to have a fair chance of answering before the deadline, and to stay fresh. */
@@ -244,10 +251,6 @@ export class AdaptiveLimiter {
     return true;
   }
 
-  private canEvictFor(priority: number, now: number): boolean {
-    return this.victimFor(priority, now) !== undefined;
-  }
-
   private victimFor(priority: number, now: number): Waiter | undefined {
     const lifo = this.lifo(now);
     for (let p = PRIORITIES - 1; p >= priority; p--) {
@@ -280,14 +283,18 @@ export class AdaptiveAdmission implements Admission {
   }
 
   run<T>(cls: AdmissionClass, deadline: number, fn: () => Promise<T>): Promise<T> {
-    return (cls === 'events' ? this.events : this.api).run(cls, deadline, fn);
+    return this.limiterFor(cls).run(cls, deadline, fn);
   }
 
   check(cls: AdmissionClass, deadline: number): Error | null {
-    return (cls === 'events' ? this.events : this.api).check(cls, deadline);
+    return this.limiterFor(cls).check(cls, deadline);
   }
 
   wouldRefuse(cls: AdmissionClass, deadline: number): boolean {
-    return (cls === 'events' ? this.events : this.api).wouldRefuse(cls, deadline) !== null;
+    return this.limiterFor(cls).wouldRefuse(cls, deadline) !== null;
+  }
+
+  private limiterFor(cls: AdmissionClass): AdaptiveLimiter {
+    return cls === 'events' ? this.events : this.api;
   }
 }
