@@ -110,6 +110,15 @@ function isEmptyFacts(f: PlayerFacts): boolean {
   return f.stats.size === 0 && f.goalStates.size === 0 && f.claims.size === 0 && f.baselines.size === 0;
 }
 
+/**
+ * `p`, started ahead of need: a refused call or a refused input may drop it unawaited, so its
+ * rejection must not count as unhandled (whoever awaits it still gets the error).
+ */
+function startedEarly<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** Facts read this long before the call was admitted are read again (admission made it wait). */
 const PREFETCH_FRESH_MS = 50;
 
@@ -144,16 +153,13 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     return player(ctx).then(async (userId) => {
       shedNow(cls, ctx);
       const t0 = deps.clock.now();
-      const early = loadFacts(userId, t0);
-      early.catch(() => undefined); // a refused call (or a refused input) never awaits it
+      const early = startedEarly(loadFacts(userId, t0));
       await deps.limits.player(userId);
       const catalog = deps.catalog.current;
       return deps.admission.run(cls, ctx.deadline, () => {
         const now = deps.clock.now();
         if (now - t0 <= PREFETCH_FRESH_MS) return fn(userId, catalog, t0, early);
-        const again = loadFacts(userId, now);
-        again.catch(() => undefined); // a handler may refuse the input before it awaits the facts
-        return fn(userId, catalog, now, again);
+        return fn(userId, catalog, now, startedEarly(loadFacts(userId, now)));
       });
     });
   }
@@ -224,10 +230,11 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
           // The per-player limit's round trip and the statement go together (for a known player the
           // statement writes nothing): one hop less; a refused call's answer is dropped.
           shedNow('player', ctx);
-          const work = deps.admission.run('player', ctx.deadline, () =>
-            initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
+          const work = startedEarly(
+            deps.admission.run('player', ctx.deadline, () =>
+              initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
+            ),
           );
-          work.catch(() => undefined); // when the limit refuses first, nobody awaits it
           await deps.limits.player(userId);
           result = await work;
         } else {
