@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { cpuSeconds, cpuSecondsOr, memory, resetPeak, treeCpuSeconds } from './procstat';
+import { childPids, cpuSeconds, cpuSecondsOr, memory, resetPeak, treeCpuSeconds } from './procstat';
 import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheus } from './prom';
 import {
   counterValue,
@@ -210,11 +210,14 @@ class Stack {
   /** Every thread of the service side onto SERVICE_CPU (PostgreSQL backends forked later inherit it). */
   private pinServiceSide(): void {
     const postmaster = this.postmasterPid;
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-    const pids = [this.apiPid, this.workerPid, postmaster, ...children, this.pgbouncerPid, this.redisPid];
+    const pids = [
+      this.apiPid,
+      this.workerPid,
+      postmaster,
+      ...childPids(postmaster),
+      this.pgbouncerPid,
+      this.redisPid,
+    ];
     for (const pid of pids)
       execFileSync('taskset', ['-a', '-c', '-p', SERVICE_CPU, String(pid)], { stdio: 'ignore' });
     execFileSync('taskset', ['-a', '-c', '-p', GENERATOR_CPU, String(process.pid)], { stdio: 'ignore' });

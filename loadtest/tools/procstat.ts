@@ -14,16 +14,24 @@ export interface Memory {
   hwmKb: number;
 }
 
-/** utime and stime (clock ticks) from the text of /proc/<pid>/stat. */
-export function parseProcStat(text: string): CpuTicks {
+/** The fields of /proc/<pid>/stat text after the command name: [0] is field 3 (state). */
+function statFields(text: string): string[] {
   // The command name (field 2) is parenthesised and may hold spaces or ')': split after the last ')'.
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error('malformed /proc stat: no command name');
-  const rest = text
+  return text
     .slice(close + 1)
     .trim()
     .split(/\s+/);
-  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+}
+
+/** utime and stime (clock ticks) from the text of /proc/<pid>/stat. */
+export function parseProcStat(text: string): CpuTicks {
+  return ticksOf(statFields(text));
+}
+
+/** utime and stime are fields 14 and 15. */
+function ticksOf(rest: string[]): CpuTicks {
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime))
@@ -33,13 +41,9 @@ export function parseProcStat(text: string): CpuTicks {
 
 /** Parent pid and CPU ticks of the process and of its reaped children, from /proc/<pid>/stat text. */
 export function parseProcStatTree(text: string): CpuTicks & { ppid: number; cutime: number; cstime: number } {
-  const { utime, stime } = parseProcStat(text);
-  const rest = text
-    .slice(text.lastIndexOf(')') + 1)
-    .trim()
-    .split(/\s+/);
-  // rest[1] is field 4 (ppid); cutime and cstime are fields 16 and 17.
-  return { utime, stime, ppid: Number(rest[1]), cutime: Number(rest[13]), cstime: Number(rest[14]) };
+  const rest = statFields(text);
+  // ppid is field 4; cutime and cstime are fields 16 and 17.
+  return { ...ticksOf(rest), ppid: Number(rest[1]), cutime: Number(rest[13]), cstime: Number(rest[14]) };
 }
 
 /** VmRSS and VmHWM (kB) from the text of /proc/<pid>/status. */
@@ -85,6 +89,21 @@ export function resetPeak(pid: number): boolean {
   }
 }
 
+/** The pids whose parent is `pid` right now (one pass over /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (parseProcStatTree(readFileSync(`/proc/${entry}/stat`, 'utf8')).ppid === pid)
+        out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
 /**
  * CPU seconds of a process and its direct children, live and reaped (a PostgreSQL postmaster and
  * its backends). 0 when the process is gone.
@@ -97,15 +116,8 @@ export function treeCpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const t = parseProcStatTree(readFileSync(`/proc/${entry}/stat`, 'utf8'));
-      if (t.ppid === pid) ticks += t.utime + t.stime;
-    } catch {
-      // exited meanwhile: counted in the parent's reaped-children time once reaped
-    }
-  }
+  // A child that exits in between is counted in the parent's reaped-children time once reaped.
+  for (const child of childPids(pid)) ticks += cpuSecondsOr(child, 0) * clockTicks();
   return ticks / clockTicks();
 }
 

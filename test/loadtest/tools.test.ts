@@ -32,7 +32,7 @@ describe('/proc sampling', () => {
     // a shell that burns CPU in a child it waits for, then idles with another child alive
     const sh = spawn(
       'sh',
-      ['-c', 'i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done & wait; sleep 30 & wait'],
+      ['-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done & wait; sleep 30 & wait'],
       {
         stdio: 'ignore',
       },
