@@ -3,7 +3,6 @@
 // so that restarting them disturbs no other test file.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -17,19 +16,9 @@ import { ROOT } from '../../app/paths';
 import { createPool, type Db } from '../../app/store/db';
 import { migrate } from '../../app/store/migrate';
 import { eventually, generateWorkload, readStats } from '../helpers/events';
+import { freePort } from '../helpers/net';
 
 jest.setTimeout(180_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Run as the postgres user without blocking the event loop (the worker keeps running meanwhile). */
 const asPostgresAsync = (cmd: string, args: string[]) =>

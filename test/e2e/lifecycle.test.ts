@@ -17,7 +17,7 @@ import { Client } from 'pg';
 import { mintToken } from '../../app/api/auth';
 import { ROOT } from '../../app/paths';
 import { createPool, type Db } from '../../app/store/db';
-import { eventsEnv, eventually, sql, statEvent } from '../helpers/events';
+import { dropEventKeys, eventsEnv, eventually, sql, statEvent } from '../helpers/events';
 import { connectWs } from '../helpers/wsClient';
 import { completeFirstSteps, WebhookReceiver } from '../integration/rewards-receiver';
 
@@ -236,11 +236,7 @@ describe('graceful shutdown of the api and worker processes (SIGTERM under load)
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     await receiver?.stop();
     await db?.end().catch(() => undefined);
-    if (env) {
-      const r = new Redis(env.REDIS_URL!);
-      await r.del(env.EVENTS_STREAM_KEY!, env.EVENTS_PRESENCE_KEY!);
-      r.disconnect();
-    }
+    if (env) await dropEventKeys(env);
     if (dbName) {
       const admin = new Client({ connectionString: process.env.DATABASE_DIRECT_URL });
       await admin.connect();

@@ -1,5 +1,6 @@
 // Shared bits of the events test suites: per-file Redis key prefixes, event builders, stat reads.
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 
 /** Env for a service whose events module uses keys no other test file touches. */
@@ -20,6 +21,16 @@ export function eventsEnv(extra: Record<string, string> = {}): Record<string, st
     SHUTDOWN_GRACE_MS: '3000',
     ...extra,
   };
+}
+
+/** Deletes the stream and presence keys `eventsEnv` gave a test file. */
+export async function dropEventKeys(env: Record<string, string>): Promise<void> {
+  const r = new Redis(env.REDIS_URL!);
+  try {
+    await r.del(env.EVENTS_STREAM_KEY!, env.EVENTS_PRESENCE_KEY!);
+  } finally {
+    r.disconnect();
+  }
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();

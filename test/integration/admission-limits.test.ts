@@ -2,7 +2,6 @@
 // in-memory implementations, and the fallback to per-pod limits while Redis is down or slow.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { ApiError } from '../../app/api/errors';
@@ -10,6 +9,7 @@ import { StoreRateLimits, type RateLimitSettings, type SharedLimiter } from '../
 import { limiterRedis, sharedLimiter } from '../../app/admission/setup';
 import { MemoryLimiterStore, RedisLimiterStore, type LimiterStore } from '../../app/admission/store';
 import { rateLimiterDegraded } from '../../app/ops/metrics';
+import { freePort } from '../helpers/net';
 
 const log = pino({ level: 'silent' });
 const REDIS_URL = process.env.REDIS_URL;
@@ -195,17 +195,6 @@ describe('Lua scripts are atomic under concurrent callers', () => {
 });
 
 // ---- Redis down or slow: per-pod limits, then back to the shared budget ----------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server of this test's own, to kill and bring back. */
 class OwnRedis {

@@ -2,7 +2,7 @@
 import Redis from 'ioredis';
 import { eventsModule } from '../../app/events/module';
 import { websocketConnections, websocketMessagesDroppedTotal } from '../../app/ops/metrics';
-import { eventsEnv, statEvent } from '../helpers/events';
+import { dropEventKeys, eventsEnv, statEvent } from '../helpers/events';
 import { startTestService, type TestService } from '../helpers/service';
 import { connectWs, UpgradeRefused, type TestSocket } from '../helpers/wsClient';
 
@@ -25,9 +25,7 @@ describe('WebSocket pushes', () => {
   afterAll(async () => {
     for (const s of open) s.close();
     await t.stop();
-    const r = new Redis(env.REDIS_URL!);
-    await r.del(env.EVENTS_STREAM_KEY!, env.EVENTS_PRESENCE_KEY!);
-    r.disconnect();
+    await dropEventKeys(env);
   });
 
   const post = async (events: unknown[]) => {

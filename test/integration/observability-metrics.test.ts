@@ -4,7 +4,6 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Redis from 'ioredis';
 import type { Dashboard, Panel, RowPanel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { serviceModules } from '../../app/modules';
 import { apiLoadPerPodQuery, streamLagQuery, streamLagSecondsQuery } from '../../app/ops/autoscaling';
@@ -13,7 +12,7 @@ import { ROOT } from '../../app/paths';
 import { EXPORTER_METRICS } from '../../dashboards/src/exporters';
 import { buildDashboards } from '../../dashboards/src/index';
 import { ruleGroups } from '../../dashboards/src/rules';
-import { eventsEnv, eventually, statEvent } from '../helpers/events';
+import { dropEventKeys, eventsEnv, eventually, statEvent } from '../helpers/events';
 import { startTestService, type TestService } from '../helpers/service';
 import { connectWs, type TestSocket } from '../helpers/wsClient';
 import { metricNames } from '../ops/promql-names';
@@ -134,11 +133,7 @@ describe('observability: a real workload exposes every metric the dashboards, ru
   afterAll(async () => {
     ws?.close();
     await t?.stop();
-    if (env) {
-      const r = new Redis(env.REDIS_URL!);
-      await r.del(env.EVENTS_STREAM_KEY!, env.EVENTS_PRESENCE_KEY!);
-      r.disconnect();
-    }
+    if (env) await dropEventKeys(env);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

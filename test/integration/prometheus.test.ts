@@ -4,34 +4,22 @@
 // while the event worker is paused (its apply statement blocked by a table lock), and after both end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { noLimits, type Admission } from '../../app/admission';
 import { serviceModules } from '../../app/modules';
 import { apiLoadPerPodQuery, streamLagQuery, streamLagSecondsQuery } from '../../app/ops/autoscaling';
 import { ROOT } from '../../app/paths';
 import { RECORD } from '../../dashboards/src/rules';
-import { eventsEnv, eventually, readStats, statEvent } from '../helpers/events';
+import { dropEventKeys, eventsEnv, eventually, readStats, statEvent } from '../helpers/events';
 import { startTestService, type TestService } from '../helpers/service';
+import { freePort } from '../helpers/net';
 
 jest.setTimeout(120_000);
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const RULES = path.join(ROOT, 'dashboards/rules/alerts.yaml');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface VectorSample {
   metric: Record<string, string>;
@@ -133,11 +121,7 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
       await exited;
     }
     await t?.stop();
-    if (env) {
-      const r = new Redis(env.REDIS_URL!);
-      await r.del(env.EVENTS_STREAM_KEY!, env.EVENTS_PRESENCE_KEY!);
-      r.disconnect();
-    }
+    if (env) await dropEventKeys(env);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
