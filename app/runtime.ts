@@ -172,6 +172,7 @@ export async function startService(
       port: cfg.PORT,
       deadlineMs: cfg.REQUEST_DEADLINE_MS,
       maxBody: cfg.MAX_BODY_BYTES,
+      maxOpenRequests: cfg.API_MAX_OPEN_REQUESTS,
       draining: () => draining,
       extraRoutes: loaded.flatMap((m) => (m.routes && m.role === 'api' ? [m.routes] : [])),
     });

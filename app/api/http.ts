@@ -54,6 +54,31 @@ export interface HttpHooks {
   inFlight?: { inc(): void; dec(): void };
   /** When true, new requests are answered 503 (draining). */
   draining?: () => boolean;
+  /**
+   * Most requests open at once in this process (each holds its connection); 0 = no cap. A request
+   * beyond it is answered 503 + Retry-After at once, before anything else is read or allocated, and
+   * its connection is closed, so a storm of new connections is answered instead of piling up.
+   */
+  maxOpenRequests?: number;
+  /** Called for each request refused by the cap (metrics). */
+  onCapped?: () => void;
+  /** Event-loop delay now, ms: added to the answer time for the accept-to-answer estimate. */
+  loopDelayMs?: () => number;
+  onAnswered?: (acceptToAnswerSeconds: number) => void;
+}
+
+/** The cap's answer: a constant, written in one corked call, then the connection is closed. */
+const CAPPED_BODY = unavailable('server has too many open requests; retry later', 1, 'OVERLOADED', {
+  reason: 'connections',
+}).body();
+
+/**
+ * Retry-After seconds spread uniformly over [base, base + spread] (whole seconds, as the header
+ * carries), so that clients refused in the same instant do not come back in the same instant.
+ */
+export function spreadRetryAfter(base: number, spread: number, random: () => number = Math.random): number {
+  const s = Math.max(0, Math.floor(spread));
+  return Math.max(1, Math.round(base)) + Math.min(s, Math.floor(random() * (s + 1)));
 }
 
 const HEADERS = [
@@ -111,6 +136,12 @@ export function parseJson(body: Buffer): unknown {
 export class HttpServer {
   /** Every registered route (method + uWS pattern), for the OpenAPI conformance test. */
   readonly routes: { method: string; pattern: string }[] = [];
+  private open = 0;
+
+  /** Requests open in this process right now (read, not yet answered or aborted). */
+  get openRequests(): number {
+    return this.open;
+  }
 
   constructor(
     readonly app: TemplatedApp,
@@ -143,7 +174,11 @@ export class HttpServer {
     maxBody: number,
     paramCount: number,
   ): void {
+    const cap = this.hooks.maxOpenRequests ?? 0;
+    if (cap > 0 && this.open >= cap) return this.capped(res);
+    this.open++;
     const started = performance.now();
+    const loopDelayMs = this.hooks.loopDelayMs?.() ?? 0;
     const headers: Record<string, string | undefined> = {};
     for (const h of HEADERS) {
       const v = req.getHeader(h);
@@ -173,9 +208,12 @@ export class HttpServer {
     const finish = (reply: Reply): void => {
       if (answered) return;
       answered = true;
+      this.open--;
       clearTimeout(deadlineTimer.t);
       this.hooks.inFlight?.dec();
-      this.hooks.onDone?.(routeName, method, reply.status, (performance.now() - started) / 1000, requestId);
+      const seconds = (performance.now() - started) / 1000;
+      this.hooks.onDone?.(routeName, method, reply.status, seconds, requestId);
+      this.hooks.onAnswered?.(seconds + loopDelayMs / 1000);
       if (signal.aborted) return;
       signal.aborted = true; // no more work for this request
       res.cork(() => {
@@ -206,6 +244,7 @@ export class HttpServer {
       signal.aborted = true;
       if (!answered) {
         answered = true;
+        this.open--;
         clearTimeout(deadlineTimer.t);
         this.hooks.inFlight?.dec();
         this.hooks.onDone?.(routeName, method, 499, (performance.now() - started) / 1000, requestId);
@@ -265,6 +304,17 @@ export class HttpServer {
       // uWS reuses the chunk's memory after this callback: copy it.
       chunks.push(Buffer.from(new Uint8Array(chunk.slice(0))));
       if (isLast) run(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  }
+
+  /** Over the cap: 503 + Retry-After written synchronously, connection closed. No timer, no id. */
+  private capped(res: HttpResponse): void {
+    this.hooks.onCapped?.();
+    res.cork(() => {
+      res.writeStatus('503 Service Unavailable');
+      res.writeHeader('content-type', 'application/json');
+      res.writeHeader('retry-after', String(spreadRetryAfter(1, 2)));
+      res.end(CAPPED_BODY, true);
     });
   }
 

@@ -4,6 +4,7 @@ import { HttpServer, type HttpHooks } from './http';
 import { registerPlayerRoutes, type ApiDeps } from './routes';
 import {
   admissionRejectionsTotal,
+  httpAcceptToAnswerSeconds,
   httpRequestDurationSeconds,
   httpRequestsInFlight,
   httpRequestsTotal,
@@ -28,17 +29,46 @@ export interface ApiServerOptions {
   deadlineMs: number;
   maxBody: number;
   draining: () => boolean;
+  /** Most requests open at once in this process; beyond it 503 + Retry-After and close (0 = no cap). */
+  maxOpenRequests?: number;
   /** Extra route modules (events ingest, WebSocket, ...) registered before the 404 fallback. */
   extraRoutes?: ((http: HttpServer) => void)[];
+}
+
+/** How often the event-loop delay is sampled (a timer that measures its own lateness). */
+const LOOP_SAMPLE_MS = 20;
+
+/**
+ * The event loop's current delay, ms: how late the last sampling timer fired. A request read now
+ * waited about this long between the kernel and uWS (accept and read happen in the same poll phase).
+ */
+function loopDelaySampler(): { delayMs(): number; stop(): void } {
+  let expected = performance.now() + LOOP_SAMPLE_MS;
+  let delay = 0;
+  const t = setInterval(() => {
+    const now = performance.now();
+    delay = Math.max(0, now - expected);
+    expected = now + LOOP_SAMPLE_MS;
+  }, LOOP_SAMPLE_MS);
+  t.unref();
+  return { delayMs: () => Math.max(delay, performance.now() - expected), stop: () => clearInterval(t) };
 }
 
 export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Promise<ApiServer> {
   const app = uWS.App();
   const log = deps.log;
   let inFlight = 0;
+  const loop = loopDelaySampler();
   const hooks: HttpHooks = {
     deadlineMs: opts.deadlineMs,
     maxBody: opts.maxBody,
+    maxOpenRequests: opts.maxOpenRequests ?? 0,
+    onCapped: () => {
+      admissionRejectionsTotal.inc({ pool: 'api', reason: 'connections' });
+      httpRequestsTotal.inc({ route: 'capped', method: 'any', status: '503' });
+    },
+    loopDelayMs: loop.delayMs,
+    onAnswered: (seconds) => httpAcceptToAnswerSeconds.observe(seconds),
     // Asked once per request before any work: a request refused while draining is counted as such.
     draining: () => {
       if (!opts.draining()) return false;
@@ -96,6 +126,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
     },
     inFlight: () => inFlight,
     close() {
+      loop.stop();
       if (listening) uWS.us_listen_socket_close(listening);
       listening = null;
       // This uWS build has no app.close(): idle keep-alive sockets end with the process.

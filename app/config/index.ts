@@ -96,6 +96,11 @@ export const configSchema = z.object({
 
   // --- requests ---
   REQUEST_DEADLINE_MS: int(2000, 10),
+  /**
+   * Requests open at once per api process (each holds its connection); beyond it 503 + Retry-After
+   * and the connection is closed (0 = no cap). About capacity x the time an answer may take under load.
+   */
+  API_MAX_OPEN_REQUESTS: int(1024, 0),
   MAX_BODY_BYTES: int(1024 * 1024, 1024),
   MAX_EVENTS_BODY_BYTES: int(4 * 1024 * 1024, 1024),
 

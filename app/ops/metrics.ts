@@ -33,13 +33,14 @@ export const APPLY_DURATION_BUCKETS: readonly number[] = [
 ];
 
 export type AdmissionRejectionReason =
-  'queue_full' | 'deadline' | 'rate_limited' | 'budget_exhausted' | 'draining';
+  'queue_full' | 'deadline' | 'rate_limited' | 'budget_exhausted' | 'draining' | 'connections';
 export const ADMISSION_REJECTION_REASONS: readonly AdmissionRejectionReason[] = [
   'queue_full',
   'deadline',
   'rate_limited',
   'budget_exhausted',
   'draining',
+  'connections',
 ];
 export type IngestResult = 'accepted' | 'rejected';
 export type ClaimResult = 'claimed' | 'conflict';
@@ -63,6 +64,13 @@ export const httpRequestDurationSeconds = new Histogram<'route' | 'method'>({
   name: 'challenge_http_request_duration_seconds',
   help: 'Time from receiving a request to sending the last byte of its answer, seconds.',
   labelNames: ['route', 'method'],
+  buckets: [...HTTP_DURATION_BUCKETS],
+  registers,
+});
+
+export const httpAcceptToAnswerSeconds = new Histogram({
+  name: 'challenge_http_accept_to_answer_seconds',
+  help: 'Estimated time from the kernel handing over a request to its last answer byte: the answer time plus the event-loop delay measured when the request was read (uWS does not expose the accept itself), seconds.',
   buckets: [...HTTP_DURATION_BUCKETS],
   registers,
 });
@@ -311,6 +319,7 @@ const REJECTION_SERIES: readonly { pool: string; reason: AdmissionRejectionReaso
   { pool: 'player', reason: 'rate_limited' },
   { pool: 'init', reason: 'budget_exhausted' },
   { pool: 'api', reason: 'draining' },
+  { pool: 'api', reason: 'connections' },
 ];
 for (const labels of REJECTION_SERIES) admissionRejectionsTotal.inc(labels, 0);
 rateLimiterDegraded.set(0);
@@ -342,6 +351,7 @@ export function bindPgPoolMetrics(name: string, pool: PgPoolLike): () => void {
 export const ALL_METRIC_NAMES: readonly string[] = Object.freeze([
   'challenge_http_requests_total',
   'challenge_http_request_duration_seconds',
+  'challenge_http_accept_to_answer_seconds',
   IN_FLIGHT_METRIC,
   'challenge_admission_limit',
   'challenge_admission_in_flight',

@@ -74,7 +74,22 @@ export function apiDashboard(): dashboard.Dashboard {
     })
     .timeseries('p99 by route', [{ expr: latencyQuantile(0.99, '5m', R, 'route'), legend: '{{route}}' }], {
       unit: 's',
-    });
+    })
+    .timeseries(
+      'Accept to answer p95 per pod (estimate)',
+      [
+        {
+          expr: `histogram_quantile(0.95, sum by (pod, le) (rate(challenge_http_accept_to_answer_seconds_bucket{${NS}}[$__rate_interval])))`,
+          legend: '{{pod}}',
+        },
+      ],
+      {
+        unit: 's',
+        width: 24,
+        description:
+          'Answer time plus the event-loop delay when the request was read: how long a client waits once its connection is accepted. Requests refused by the open-request cap are counted under route "capped".',
+      },
+    );
   b.row('Concurrency and push')
     .timeseries(
       'Requests in flight per pod',
