@@ -130,6 +130,11 @@ export const valuesSpec: Group = g('', {
       'REQUEST_DEADLINE_MS: every answer within this; the Ingress proxy timeouts are derived from it.',
       { minimum: 10 },
     ),
+    apiMaxOpenRequests: v(
+      1024,
+      'API_MAX_OPEN_REQUESTS: requests open at once per api pod; beyond it 503 + Retry-After and the connection is closed (0 = no cap).',
+      nonNegInt,
+    ),
     shutdownGraceMs: v(
       10000,
       'SHUTDOWN_GRACE_MS: drain time after SIGTERM; terminationGracePeriodSeconds is derived from it.',
@@ -169,9 +174,19 @@ export const valuesSpec: Group = g('', {
         eventsInitialLimit: v(8, 'ADMISSION_EVENTS_INITIAL_LIMIT: starting limit of event ingest.', posInt),
         eventsMaxLimit: v(64, 'ADMISSION_EVENTS_MAX_LIMIT: ceiling of the event-ingest limit.', posInt),
         targetLatencyMs: v(
-          400,
-          'ADMISSION_TARGET_LATENCY_MS: completions slower than this shrink the limit.',
+          40,
+          'ADMISSION_TARGET_LATENCY_MS: completions slower than this shrink the limit; also bounds the service time of the queue delay target.',
           posInt,
+        ),
+        queueDelaySlackMs: v(
+          5,
+          'ADMISSION_QUEUE_DELAY_SLACK_MS: CoDel-like queue delay target = service time + this; a request that could not start within it gets 503 at once (0 = off).',
+          nonNegInt,
+        ),
+        retryAfterSpreadS: v(
+          2,
+          'ADMISSION_RETRY_AFTER_SPREAD_S: Retry-After of admission refusals is 1 + uniform 0..this seconds.',
+          nonNegInt,
         ),
         queueMax: v(
           512,

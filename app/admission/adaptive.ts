@@ -6,8 +6,14 @@
 // Queue: one list per priority, each sorted by deadline. Normally the earliest deadline starts
 // first; once the queue has stayed non-empty for `lifoAfterMs` (sustained overload) the newest
 // starts first, so the requests that are served are still fresh and the old ones expire.
-// Refusals are synchronous: no timer, no I/O, so a 503 leaves in microseconds.
-import { jitteredRetryAfter } from '../api/http';
+// Queue delay target (CoDel-like): a request may wait for a permit at most the service time (the
+// smoothed completion time, bounded by the latency target) plus `queueDelaySlackMs`. A newcomer that
+// the queue ahead says could not start within that is refused at once; a queued one still waiting
+// at its target is refused by its timer. The standing queue thus stays a few ms deep instead of
+// growing to what the 2 s deadline allows, so the requests that are served stay fast (goodput).
+// Refusals are synchronous: no timer, no I/O, so a 503 leaves in microseconds. Their Retry-After is
+// spread over 1..1+`retryAfterSpreadS` seconds so refused clients do not come back together.
+import { spreadRetryAfter } from '../api/http';
 import { unavailable } from '../api/errors';
 import {
   admissionInFlight,
@@ -36,6 +42,13 @@ export interface AdaptiveLimitSettings {
    * that are served fresh under overload: a request that would wait longer is refused at once.
    */
   maxQueueWaitMs: number;
+  /**
+   * CoDel-like queue delay target: longest wait = min(service time, targetLatencyMs) + this slack,
+   * ms (0 = off: the deadline and maxQueueWaitMs alone bound the wait).
+   */
+  queueDelaySlackMs?: number;
+  /** Retry-After of a refusal is 1 + a uniform whole number of seconds in [0, this]. */
+  retryAfterSpreadS?: number;
 }
 
 /** Smaller number = served first. Events never share a limiter with the others. */
@@ -138,10 +151,22 @@ export class AdaptiveLimiter {
     return startBy <= now || now + this.expectedWaitMs(PRIORITY[cls]) > startBy;
   }
 
-  /** Must start by then to have a fair chance of answering before the deadline, and to stay fresh. */
+  /**
+   * Must start by then to have a fair chance of answering before the deadline, and to stay fresh:
+   * within the queue delay target and the queue-wait cap.
+   */
   private startBy(deadline: number, now: number): number {
-    const byDeadline = deadline - Math.min(this.latencyMs, (deadline - now) / 2);
-    return this.s.maxQueueWaitMs > 0 ? Math.min(byDeadline, now + this.s.maxQueueWaitMs) : byDeadline;
+    let by = deadline - Math.min(this.latencyMs, (deadline - now) / 2);
+    if (this.s.maxQueueWaitMs > 0) by = Math.min(by, now + this.s.maxQueueWaitMs);
+    const target = this.queueDelayTargetMs();
+    return target > 0 ? Math.min(by, now + target) : by;
+  }
+
+  /** The CoDel-like target: service time (at most the latency target) + slack; 0 when off. */
+  queueDelayTargetMs(): number {
+    const slack = this.s.queueDelaySlackMs ?? 0;
+    if (slack <= 0) return 0;
+    return Math.min(this.latencyMs, this.s.targetLatencyMs) + slack;
   }
 
   // ---- permits --------------------------------------------------------------------------------
@@ -268,7 +293,9 @@ export class AdaptiveLimiter {
       reason === 'queue_full'
         ? 'server is at capacity; retry later'
         : 'request could not start before its deadline; retry later';
-    return unavailable(message, jitteredRetryAfter(1), 'OVERLOADED', { reason });
+    return unavailable(message, spreadRetryAfter(1, this.s.retryAfterSpreadS ?? 1), 'OVERLOADED', {
+      reason,
+    });
   }
 }
 

@@ -30,6 +30,8 @@ export function admissionSettings(cfg: Config): {
     queueMax: cfg.ADMISSION_QUEUE_MAX,
     lifoAfterMs: cfg.ADMISSION_LIFO_AFTER_MS,
     maxQueueWaitMs: cfg.ADMISSION_MAX_QUEUE_WAIT_MS,
+    queueDelaySlackMs: cfg.ADMISSION_QUEUE_DELAY_SLACK_MS,
+    retryAfterSpreadS: cfg.ADMISSION_RETRY_AFTER_SPREAD_S,
   };
   const events: AdaptiveLimitSettings = {
     ...api,

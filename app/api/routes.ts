@@ -127,7 +127,18 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
   const b = deps.basePath;
   const random = deps.random ?? Math.random;
   const player = (ctx: Ctx) => deps.auth.player(ctx.headers.authorization);
-  const idem = (name: string, h: Handler) => deps.idempotency.wrap(name, h, player);
+  /**
+   * Shed at the edge: a request of a class admission would refuse right now is answered 503 before
+   * its token is verified, its idempotency key looked up, or any Redis or PostgreSQL work is done.
+   */
+  const edge =
+    (cls: 'claim' | 'player' | 'read', h: Handler): Handler =>
+    (ctx) => {
+      shedNow(cls, ctx);
+      return h(ctx);
+    };
+  const idem = (name: string, cls: 'claim' | 'player', h: Handler) =>
+    edge(cls, deps.idempotency.wrap(name, h, player));
 
   async function loadFacts(userId: string, now: number): Promise<PlayerFacts> {
     return (await readPlayerFacts(deps.db, userId, currentPeriodKeys(now))) ?? emptyFacts(userId, now);
@@ -150,6 +161,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     ctx: Ctx,
     fn: (userId: string, catalog: Catalog, now: number, facts: Promise<PlayerFacts>) => Promise<Reply>,
   ): Promise<Reply> {
+    shedNow(cls, ctx); // at the edge, before the token is verified
     return player(ctx).then(async (userId) => {
       shedNow(cls, ctx);
       const t0 = deps.clock.now();
@@ -203,7 +215,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'post',
     `${b}/v1/challenges/initialize`,
     'initialize',
-    idem('initialize', (ctx) =>
+    idem('initialize', 'player', (ctx) =>
       player(ctx).then(async (userId) => {
         const catalog = deps.catalog.current;
         // The fleet-wide new-player budget is for players PostgreSQL does not know. A player this
@@ -274,7 +286,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'put',
     `${b}/v1/challenges/:challengeId/goals/:goalId/active`,
     'set_goal_active',
-    idem('set_goal_active', (ctx) =>
+    idem('set_goal_active', 'player', (ctx) =>
       playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));
@@ -334,7 +346,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'post',
     `${b}/v1/challenges/:challengeId/goals/batch-select`,
     'batch_select',
-    idem('batch_select', (ctx) =>
+    idem('batch_select', 'player', (ctx) =>
       playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const body = bodyObject(ctx);
@@ -377,7 +389,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'post',
     `${b}/v1/challenges/:challengeId/goals/random-select`,
     'random_select',
-    idem('random_select', (ctx) =>
+    idem('random_select', 'player', (ctx) =>
       playerCall('player', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const body = bodyObject(ctx);
@@ -415,7 +427,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'post',
     `${b}/v1/challenges/:challengeId/goals/:goalId/claim`,
     'claim',
-    idem('claim', (ctx) =>
+    idem('claim', 'claim', (ctx) =>
       playerCall('claim', ctx, async (userId, catalog, now, pending) => {
         const challenge = unwrap(findChallenge(catalog, checkId(ctx.params[0]!, 'challengeId')));
         const goal = unwrap(findGoal(challenge, checkId(ctx.params[1]!, 'goalId')));

@@ -140,7 +140,7 @@ export const configSchema = z.object({
   ADMISSION_MIN_LIMIT: int(32, 1, 100000),
   ADMISSION_MAX_LIMIT: int(256, 1, 100000),
   /** Completions slower than this shrink the limit (by DECREASE_PERCENT, once per round trip). */
-  ADMISSION_TARGET_LATENCY_MS: int(400, 1),
+  ADMISSION_TARGET_LATENCY_MS: int(40, 1),
   ADMISSION_DECREASE_PERCENT: int(10, 1, 90),
   /** Requests waiting for a permit, per pod; beyond it lower priorities, then newcomers, get 503. */
   ADMISSION_QUEUE_MAX: int(512, 0),
@@ -148,6 +148,14 @@ export const configSchema = z.object({
   ADMISSION_LIFO_AFTER_MS: int(1000, 0),
   /** Longest a request waits for a permit (0 = as long as its deadline allows); longer -> 503 at once. */
   ADMISSION_MAX_QUEUE_WAIT_MS: int(0, 0),
+  /**
+   * CoDel-like queue delay target: a request waits for a permit at most the service time (bounded
+   * by ADMISSION_TARGET_LATENCY_MS) plus this slack, ms; a newcomer that could not start within it
+   * is refused at once (0 = off).
+   */
+  ADMISSION_QUEUE_DELAY_SLACK_MS: int(5, 0),
+  /** Retry-After of admission refusals: 1 + uniform 0..this whole seconds (retries do not synchronise). */
+  ADMISSION_RETRY_AFTER_SPREAD_S: int(2, 0, 60),
   /** Event ingest has its own limiter. */
   ADMISSION_EVENTS_INITIAL_LIMIT: int(8, 1, 100000),
   ADMISSION_EVENTS_MAX_LIMIT: int(64, 1, 100000),

@@ -115,6 +115,44 @@ describe('adaptive admission limiter', () => {
     await Promise.all([first, first2]);
   });
 
+  test('queue delay target: a request that could not start within service time + slack is refused at once', async () => {
+    // Service time 20 ms (the initial estimate, no completion yet), slack 5 ms: the target is 25 ms.
+    const limiter = new AdaptiveLimiter(
+      't2e',
+      settings({ targetLatencyMs: 20, queueDelaySlackMs: 5, retryAfterSpreadS: 2 }),
+    );
+    expect(limiter.queueDelayTargetMs()).toBe(25);
+    const hold = gate();
+    const first = limiter.run('player', Date.now() + 60_000, hold.fn);
+    await hold.started;
+    // One wave of service time ahead (20 ms <= 25 ms): it may wait.
+    const second = limiter.run('player', Date.now() + 60_000, async () => 'served');
+    expect(limiter.queueDepth).toBe(1);
+    // Two waves ahead (40 ms > 25 ms): refused at once, the permit still held, nothing queued.
+    const refused = await rejection(limiter.run('player', Date.now() + 60_000, async () => 'never'));
+    expect(refused.status).toBe(503);
+    expect(refused.details).toEqual({ reason: 'deadline' });
+    expect(refused.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(refused.retryAfter).toBeLessThanOrEqual(3);
+    expect(limiter.queueDepth).toBe(1);
+    // The queued one is still waiting at its target (the permit is never released in time): its
+    // timer refuses it, however far its 60 s deadline.
+    expect((await rejection(second)).details).toEqual({ reason: 'deadline' });
+    expect(limiter.queueDepth).toBe(0);
+    hold.release();
+    expect(await first).toBe('done');
+
+    // Without the target (slack 0) the same newcomers wait for what their deadline allows.
+    const open = new AdaptiveLimiter('t2f', settings({ targetLatencyMs: 20 }));
+    const hold2 = gate();
+    const first2 = open.run('player', Date.now() + 60_000, hold2.fn);
+    await hold2.started;
+    const waiting = [1, 2].map(() => open.run('player', Date.now() + 60_000, async () => 'served'));
+    expect(open.queueDepth).toBe(2);
+    hold2.release();
+    expect(await Promise.all([first2, ...waiting])).toEqual(['done', 'served', 'served']);
+  });
+
   test('check/wouldRefuse tell ahead of run what run would refuse at once; only check counts it', async () => {
     const limiter = new AdaptiveLimiter('t2d', settings({ targetLatencyMs: 5_000, queueMax: 1 }));
     const deadline = () => Date.now() + 1_000;
