@@ -1,6 +1,7 @@
-// Ingress (ingress-nginx) and NetworkPolicies. The api Ingress times out just after the request
-// deadline, so the service's own 503 always reaches the client before the proxy gives up.
+// Ingress (ingress-nginx) and NetworkPolicies. The api Ingress times out at the request deadline
+// (rounded up to whole seconds); the api answers by then on its own (503 + Retry-After).
 import { Construct } from 'constructs';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyEgressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule';
@@ -10,16 +11,20 @@ import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/
 import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
 import { addObject, type Component, fullname, HTTP_PORT, meta, OPS_PORT, selectorLabels } from './base';
 import { mergeFrom, tpl, when, whenItems } from './helm';
-import { itemsOf, num, str, valuePath, yamlOf } from './values';
+import { intStr, itemsOf, num, str, valuePath, yamlOf } from './values';
+import { PROXY_CONNECT_TIMEOUT_SECONDS } from './ingressNginx';
 import { catalogFromKubernetes, HOOK_ANNOTATIONS } from './workloads';
 
 const NGINX = 'nginx.ingress.kubernetes.io';
 /** The API server's ports: 443 behind the `kubernetes` Service, 6443 on most control-plane endpoints. */
 export const KUBE_API_PORTS = [443, 6443];
 
-/** Proxy timeout (s) for player requests: the deadline rounded up, plus one second of slack. */
+/**
+ * Proxy timeout (s) for player requests: the deadline rounded up, never longer (ingressNginx.ts
+ * proxyTimeoutSeconds computes the same for the local nginx).
+ */
 export const proxyTimeoutExpr = (): string =>
-  `add (div (add ${valuePath('config.requestDeadlineMs')} 999) 1000) 1 | toString | quote`;
+  `div (add ${valuePath('config.requestDeadlineMs')} 999) 1000 | toString | quote`;
 
 function ingress(
   scope: Construct,
@@ -149,12 +154,43 @@ export class Network extends Construct {
     const proxyTimeout = tpl(proxyTimeoutExpr());
     const basePath = tpl(valuePath('config.basePath'));
 
+    // The same keys and numbers as cdk8s/ingressNginx.ts writes for the local stack's nginx.
     ingress(this, 'api-ingress', basePath, 'Prefix', {
-      [`${NGINX}/proxy-connect-timeout`]: '1',
+      [`${NGINX}/proxy-connect-timeout`]: String(PROXY_CONNECT_TIMEOUT_SECONDS),
       [`${NGINX}/proxy-send-timeout`]: proxyTimeout,
       [`${NGINX}/proxy-read-timeout`]: proxyTimeout,
       [`${NGINX}/proxy-body-size`]: '4m',
+      [`${NGINX}/proxy-http-version`]: '1.1',
+      [`${NGINX}/proxy-next-upstream`]: 'error timeout',
+      [`${NGINX}/proxy-next-upstream-tries`]: '2',
+      ...when(valuePath('ingress.limitConnectionsPerIp'), {
+        [`${NGINX}/limit-connections`]: intStr('ingress.limitConnectionsPerIp'),
+      }),
+      ...when(valuePath('ingress.limitRpsPerIp'), {
+        [`${NGINX}/limit-rps`]: intStr('ingress.limitRpsPerIp'),
+        [`${NGINX}/limit-burst-multiplier`]: intStr('ingress.limitBurstMultiplier'),
+      }),
     });
+    // The controller-wide half of the pairing (ConfigMap keys of ingress-nginx, not annotations):
+    // the upstream keep-alive pool and 429 for the per-IP limits. Published next to the release for
+    // the controller's ConfigMap (docs/DEPLOY.md); the local stack's nginx applies the same values.
+    addObject<IConfigMap>(
+      this,
+      'ingress-nginx-settings',
+      { file: 'ingress-nginx-settings.yaml', when: valuePath('ingress.enabled') },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: meta('api', 'ingress-nginx-settings'),
+        data: {
+          'upstream-keepalive-connections': intStr('ingress.upstreamKeepaliveConnections'),
+          'upstream-keepalive-requests': intStr('ingress.upstreamKeepaliveRequests'),
+          'upstream-keepalive-timeout': intStr('ingress.upstreamKeepaliveTimeoutSeconds'),
+          'limit-req-status-code': '429',
+          'limit-conn-status-code': '429',
+        },
+      },
+    );
     // WebSocket: ingress-nginx forwards Upgrade/Connection itself; the socket needs HTTP/1.1
     // and a long idle timeout instead of the request deadline.
     const wsTimeout = tpl(`${valuePath('ingress.websocketTimeoutSeconds')} | int | toString | quote`);

@@ -355,6 +355,32 @@ export const valuesSpec: Group = g('', {
       'NetworkPolicy: labels of the ingress controller pods.',
     ),
     websocketTimeoutSeconds: v(3600, 'Idle timeout of WebSocket connections at the proxy.', posInt),
+    upstreamKeepaliveConnections: v(
+      64,
+      'Idle keep-alive connections to the api kept per nginx worker (ingress-nginx ConfigMap upstream-keepalive-connections; the local stack applies it per upstream).',
+      posInt,
+    ),
+    upstreamKeepaliveRequests: v(
+      10000,
+      'Requests per upstream keep-alive connection (upstream-keepalive-requests).',
+      posInt,
+    ),
+    upstreamKeepaliveTimeoutSeconds: v(
+      60,
+      'Idle time of an upstream keep-alive connection (upstream-keepalive-timeout).',
+      posInt,
+    ),
+    limitConnectionsPerIp: v(
+      0,
+      'Concurrent connections per client IP (annotation limit-connections; 0 = no limit). Players behind carrier NAT share an address: size it generously.',
+      nonNegInt,
+    ),
+    limitRpsPerIp: v(0, 'Requests per second per client IP (annotation limit-rps; 0 = no limit).', nonNegInt),
+    limitBurstMultiplier: v(
+      5,
+      'Burst allowed above limitRpsPerIp, as a multiple of it (limit-burst-multiplier).',
+      posInt,
+    ),
   }),
   autoscaling: g('Horizontal autoscaling on the service metrics (see docs/DEPLOY.md).', {
     enabled: v(true, 'Scale api and worker automatically.'),

@@ -318,19 +318,22 @@ describe('ingress', () => {
   it.each([
     [undefined, 2000],
     [4500, 4500],
-  ])('proxy timeouts sit just above the request deadline (REQUEST_DEADLINE_MS=%s)', (setMs, deadlineMs) => {
-    const objects = render({ set: setMs ? [`config.requestDeadlineMs=${setMs}`] : [] });
-    const api = one(objects, 'Ingress', '-api-ingress');
-    const expected = String(Math.ceil(deadlineMs / 1000) + 1);
-    expect(annotation(api, 'proxy-read-timeout')).toBe(expected);
-    expect(annotation(api, 'proxy-send-timeout')).toBe(expected);
-    expect(Number(annotation(api, 'proxy-connect-timeout'))).toBeLessThanOrEqual(deadlineMs / 1000);
-    const env = get(one(objects, 'Deployment', '-api'), 'spec.template.spec.containers.0.env') as {
-      name: string;
-      value: string;
-    }[];
-    expect(env.find((e) => e.name === 'REQUEST_DEADLINE_MS')?.value).toBe(String(deadlineMs));
-  });
+  ])(
+    'proxy timeouts are the request deadline, rounded up to whole seconds (REQUEST_DEADLINE_MS=%s)',
+    (setMs, deadlineMs) => {
+      const objects = render({ set: setMs ? [`config.requestDeadlineMs=${setMs}`] : [] });
+      const api = one(objects, 'Ingress', '-api-ingress');
+      const expected = String(Math.ceil(deadlineMs / 1000));
+      expect(annotation(api, 'proxy-read-timeout')).toBe(expected);
+      expect(annotation(api, 'proxy-send-timeout')).toBe(expected);
+      expect(Number(annotation(api, 'proxy-connect-timeout'))).toBeLessThanOrEqual(deadlineMs / 1000);
+      const env = get(one(objects, 'Deployment', '-api'), 'spec.template.spec.containers.0.env') as {
+        name: string;
+        value: string;
+      }[];
+      expect(env.find((e) => e.name === 'REQUEST_DEADLINE_MS')?.value).toBe(String(deadlineMs));
+    },
+  );
 
   it('the WebSocket path has its own Ingress with HTTP/1.1 and a long idle timeout', () => {
     const ws = one(objectsOf(undefined), 'Ingress', '-api-ws-ingress');
