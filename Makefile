@@ -10,7 +10,7 @@ HELM := $(TOOLS_BIN)/helm
 export PATH := $(TOOLS_BIN):$(PATH)
 UP_DIR := $(CURDIR)/.tmp/up
 
-APT_PACKAGES := postgresql pgbouncer redis-server prometheus python3
+APT_PACKAGES := postgresql pgbouncer redis-server prometheus python3 nginx
 
 help:
 	@echo "make run          start the service on embedded defaults (PostgreSQL from npm, in-memory Redis stand-ins)"
@@ -32,10 +32,12 @@ deps-system:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  systemctl stop postgresql redis-server pgbouncer prometheus >/dev/null 2>&1 || true; \
+	  systemctl stop postgresql redis-server pgbouncer prometheus nginx >/dev/null 2>&1 || true; \
+	  service nginx stop >/dev/null 2>&1 || true; \
 	  service postgresql stop >/dev/null 2>&1 || true; service redis-server stop >/dev/null 2>&1 || true; \
 	  service prometheus stop >/dev/null 2>&1 || true; service pgbouncer stop >/dev/null 2>&1 || true; \
 	fi
@@ -117,3 +119,24 @@ chart: deps-node $(HELM)
 	rm -rf .tmp/cdk8s-build && npx tsc -p cdk8s/tsconfig.json
 	node .tmp/cdk8s-build/cdk8s/synth.js
 	$(HELM) lint charts/challenge-service
+
+# --- issue 20 (launch day): vegeta open-model generator, storm / burst / capacity bench ------------
+# nginx (Debian package) is installed by deps-system; scripts/stack.sh puts it in front of the api.
+VEGETA_VERSION := v12.12.0
+VEGETA := $(TOOLS_BIN)/vegeta
+
+tools: $(VEGETA)
+
+$(VEGETA):
+	GOBIN=$(TOOLS_BIN) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+.PHONY: bench-launch bench-launch-quick
+# LAUNCH_ARGS: e.g. --only storm,burst-direct  or  --pin
+bench-launch: deps build $(VEGETA)
+	$(BENCH_COMPILE)
+	node .tmp/bench-build/launch.js --profile full $(LAUNCH_ARGS)
+
+bench-launch-quick: deps build $(VEGETA)
+	$(BENCH_COMPILE)
+	node .tmp/bench-build/launch.js --profile quick $(LAUNCH_ARGS)
+# --- end issue 20 -----------------------------------------------------------------------------------
