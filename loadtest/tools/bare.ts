@@ -1,0 +1,69 @@
+// Bare ceiling: the least a server can do for new-player initialise on this machine. uWebSockets.js
+// and a pg pool, one INITIALIZE_SQL statement (the service's own, from dist/) per request, the
+// player id read from the token without verifying it, the row answered as JSON. No admission, no
+// Redis, no batching, no views. Driven by the same generator as the service, its capacity is the
+// machine's limit for this work, and service capacity / bare capacity the ratio to it.
+//   PORT=... DATABASE_URL=... [BARE_POOL=16] node .tmp/bench-build/bare.js   (ROOT = repo root)
+import path from 'node:path';
+import { Pool } from 'pg';
+import uWS from 'uWebSockets.js';
+
+const root = path.resolve(process.env.ROOT ?? process.cwd());
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { INITIALIZE_SQL } = require(path.join(root, 'dist/app/store/players.js')) as {
+  INITIALIZE_SQL: string;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { periodAt } = require(path.join(root, 'dist/app/domain/periods.js')) as {
+  periodAt: (s: string, now: number) => { key: string };
+};
+
+const pool = new Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: Number(process.env.BARE_POOL ?? 16),
+});
+pool.on('error', () => undefined);
+
+function userOf(auth: string): string | null {
+  const payload = auth.split('.')[1];
+  if (!payload) return null;
+  try {
+    return String(
+      (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub ?? '',
+    );
+  } catch {
+    return null;
+  }
+}
+
+const app = uWS.App();
+app.post('/challenge/v1/challenges/initialize', (res, req) => {
+  const userId = userOf(req.getHeader('authorization'));
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  const answer = (status: string, body: string) => {
+    if (aborted) return;
+    res.cork(() => res.writeStatus(status).writeHeader('content-type', 'application/json').end(body));
+  };
+  res.onData((_chunk, last) => {
+    if (!last) return;
+    if (!userId) return answer('401 Unauthorized', '{"error":"UNAUTHENTICATED"}');
+    const now = Date.now();
+    const keys = ['daily', 'weekly', 'monthly'].map((s) => periodAt(s, now).key);
+    pool.query(INITIALIZE_SQL, [[userId], [true], keys, new Date(now)]).then(
+      (r) => answer('200 OK', JSON.stringify(r.rows[0] ?? {})),
+      (e: Error) => answer('500 Internal Server Error', JSON.stringify({ error: e.message })),
+    );
+  });
+});
+app.get('/challenge/healthz', (res) => {
+  res.end('{"status":"healthy"}');
+});
+app.listen('127.0.0.1', Number(process.env.PORT ?? 0), (s) => {
+  if (!s) {
+    process.stderr.write('bare: cannot listen\n');
+    process.exit(1);
+  }
+  process.stdout.write(`bare listening on ${uWS.us_socket_local_port(s)}\n`);
+});
+process.on('SIGTERM', () => void pool.end().finally(() => process.exit(0)));
