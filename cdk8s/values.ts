@@ -183,6 +183,11 @@ export const valuesSpec: Group = g('', {
           'ADMISSION_QUEUE_DELAY_SLACK_MS: CoDel-like queue delay target = service time + this; a request that could not start within it gets 503 at once (0 = off).',
           nonNegInt,
         ),
+        queueDelayIntervalMs: v(
+          100,
+          'ADMISSION_QUEUE_DELAY_INTERVAL_MS: CoDel interval; the target is enforced once the queue delay stayed above it this long.',
+          nonNegInt,
+        ),
         retryAfterSpreadS: v(
           2,
           'ADMISSION_RETRY_AFTER_SPREAD_S: Retry-After of admission refusals is 1 + uniform 0..this seconds.',

@@ -154,6 +154,7 @@ function tuningEnv(): IEnvVar[] {
     n('ADMISSION_LIFO_AFTER_MS', 'config.admission.lifoAfterMs'),
     n('ADMISSION_MAX_QUEUE_WAIT_MS', 'config.admission.maxQueueWaitMs'),
     n('ADMISSION_QUEUE_DELAY_SLACK_MS', 'config.admission.queueDelaySlackMs'),
+    n('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 'config.admission.queueDelayIntervalMs'),
     n('ADMISSION_RETRY_AFTER_SPREAD_S', 'config.admission.retryAfterSpreadS'),
     n('RATE_LIMIT_PLAYER_PER_SEC', 'config.rateLimits.playerPerSec'),
     n('RATE_LIMIT_PLAYER_BURST', 'config.rateLimits.playerBurst'),

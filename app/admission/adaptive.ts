@@ -6,10 +6,11 @@
 // Queue: one list per priority, each sorted by deadline. Normally the earliest deadline starts
 // first; once the queue has stayed non-empty for `lifoAfterMs` (sustained overload) the newest
 // starts first, so the requests that are served are still fresh and the old ones expire.
-// Queue delay target (CoDel-like): a request may wait for a permit at most the service time (the
-// smoothed completion time, bounded by the latency target) plus `queueDelaySlackMs`. A newcomer that
-// the queue ahead says could not start within that is refused at once; a queued one still waiting
-// at its target is refused by its timer. The standing queue thus stays a few ms deep instead of
+// Queue delay target (CoDel-like): target = the service time (smoothed completion time, bounded by
+// the latency target) plus `queueDelaySlackMs`. Once the requests that start have waited longer
+// than the target for a whole `queueDelayIntervalMs` (a standing queue, not a spike), a request may
+// wait at most the target; until then, target + interval. A newcomer that the queue ahead says could
+// not start within that is refused at once; a queued one still waiting then is refused by its timer. The standing queue thus stays a few ms deep instead of
 // growing to what the 2 s deadline allows, so the requests that are served stay fast (goodput).
 // Refusals are synchronous: no timer, no I/O, so a 503 leaves in microseconds. Their Retry-After is
 // spread over 1..1+`retryAfterSpreadS` seconds so refused clients do not come back together.
@@ -47,6 +48,11 @@ export interface AdaptiveLimitSettings {
    * ms (0 = off: the deadline and maxQueueWaitMs alone bound the wait).
    */
   queueDelaySlackMs?: number;
+  /**
+   * CoDel's interval, ms (default 100): the target is enforced strictly once the queue delay has
+   * stayed above it this long; before that a request may wait target + interval (spikes pass).
+   */
+  queueDelayIntervalMs?: number;
   /** Retry-After of a refusal is 1 + a uniform whole number of seconds in [0, this]. */
   retryAfterSpreadS?: number;
 }
@@ -75,6 +81,9 @@ export class AdaptiveLimiter {
   private queued = 0;
   private busySince = 0;
   private lastDecreaseAt = 0;
+  /** CoDel state: since when the queue delay has been above its target (0 = it is not). */
+  private aboveSince = 0;
+  private dropping = false;
   /** Smoothed service time, for "can this request still start in time". */
   private latencyMs: number;
 
@@ -159,7 +168,9 @@ export class AdaptiveLimiter {
     let by = deadline - Math.min(this.latencyMs, (deadline - now) / 2);
     if (this.s.maxQueueWaitMs > 0) by = Math.min(by, now + this.s.maxQueueWaitMs);
     const target = this.queueDelayTargetMs();
-    return target > 0 ? Math.min(by, now + target) : by;
+    if (target <= 0) return by;
+    // Not (yet) shedding on delay: a short spike may queue for one interval more than the target.
+    return Math.min(by, now + target + (this.dropping ? 0 : (this.s.queueDelayIntervalMs ?? 100)));
   }
 
   /** The CoDel-like target: service time (at most the latency target) + slack; 0 when off. */
@@ -169,10 +180,32 @@ export class AdaptiveLimiter {
     return Math.min(this.latencyMs, this.s.targetLatencyMs) + slack;
   }
 
+  /** True while the queue delay has stayed above its target for a whole interval (CoDel's state). */
+  get shedding(): boolean {
+    return this.dropping;
+  }
+
+  /**
+   * CoDel's state from the time each request waited (sojourn): above the target for a whole
+   * interval -> dropping (wait at most the target); one request that waited less -> not dropping.
+   */
+  private sojourn(waitedMs: number, now: number): void {
+    const target = this.queueDelayTargetMs();
+    if (target <= 0) return;
+    if (waitedMs <= target) {
+      this.aboveSince = 0;
+      this.dropping = false;
+      return;
+    }
+    if (this.aboveSince === 0) this.aboveSince = now;
+    if (now - this.aboveSince >= (this.s.queueDelayIntervalMs ?? 100)) this.dropping = true;
+  }
+
   // ---- permits --------------------------------------------------------------------------------
 
   private async execute<T>(cls: AdmissionClass, fn: () => Promise<T>, enqueuedAt: number): Promise<T> {
     const started = Date.now();
+    this.sojourn(started - enqueuedAt, started);
     this.inFlightCount++;
     admissionInFlight.inc({ pool: cls });
     admissionQueueWaitSeconds.observe({ pool: cls }, (started - enqueuedAt) / 1000);

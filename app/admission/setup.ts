@@ -31,6 +31,7 @@ export function admissionSettings(cfg: Config): {
     lifoAfterMs: cfg.ADMISSION_LIFO_AFTER_MS,
     maxQueueWaitMs: cfg.ADMISSION_MAX_QUEUE_WAIT_MS,
     queueDelaySlackMs: cfg.ADMISSION_QUEUE_DELAY_SLACK_MS,
+    queueDelayIntervalMs: cfg.ADMISSION_QUEUE_DELAY_INTERVAL_MS,
     retryAfterSpreadS: cfg.ADMISSION_RETRY_AFTER_SPREAD_S,
   };
   const events: AdaptiveLimitSettings = {

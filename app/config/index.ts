@@ -154,6 +154,8 @@ export const configSchema = z.object({
    * is refused at once (0 = off).
    */
   ADMISSION_QUEUE_DELAY_SLACK_MS: int(5, 0),
+  /** CoDel interval: the target is enforced once the queue delay stayed above it this long, ms. */
+  ADMISSION_QUEUE_DELAY_INTERVAL_MS: int(100, 0),
   /** Retry-After of admission refusals: 1 + uniform 0..this whole seconds (retries do not synchronise). */
   ADMISSION_RETRY_AFTER_SPREAD_S: int(2, 0, 60),
   /** Event ingest has its own limiter. */

@@ -367,6 +367,7 @@ async function capacity(
   steps: Steps,
   p95Ms: number,
   extraPids: Record<string, number[]> = {},
+  target = 'api',
 ): Promise<{ capacity: number | null; runs: RunResult[] }> {
   const runs: RunResult[] = [];
   let best: number | null = null;
@@ -374,7 +375,7 @@ async function capacity(
     const r = await runPhases(
       stack,
       scenario,
-      stack ? 'api' : 'bare',
+      target,
       base,
       [{ name: `step ${rate}/s`, rate, seconds: steps.stepSeconds }],
       true,
@@ -532,6 +533,7 @@ function section(r: RunResult): string[] {
   const lines = [`### ${r.scenario} (${r.target}${r.keepalive ? '' : ', no connection reuse'})`, ''];
   lines.push(...RUN_TABLE_HEAD);
   for (const p of r.phases) {
+    // One phase: the run's verdict. Several (burst): each line says only whether the generator kept up.
     const pass = r.phases.length === 1 ? r.pass : p.verdict.ok;
     lines.push(
       runLine({
@@ -603,6 +605,7 @@ async function main(): Promise<void> {
             prof!.ceiling,
             spec.criteria.capacityP95Ms.typical,
             { bare: [bare.child.pid!] },
+            'bare server',
           );
           capBare = c.capacity;
           results.push(...c.runs);

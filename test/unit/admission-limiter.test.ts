@@ -119,7 +119,8 @@ describe('adaptive admission limiter', () => {
     // Service time 20 ms (the initial estimate, no completion yet), slack 5 ms: the target is 25 ms.
     const limiter = new AdaptiveLimiter(
       't2e',
-      settings({ targetLatencyMs: 20, queueDelaySlackMs: 5, retryAfterSpreadS: 2 }),
+      // interval 0: the target is enforced from the first request that waits longer than it
+      settings({ targetLatencyMs: 20, queueDelaySlackMs: 5, queueDelayIntervalMs: 0, retryAfterSpreadS: 2 }),
     );
     expect(limiter.queueDelayTargetMs()).toBe(25);
     const hold = gate();
@@ -141,6 +142,18 @@ describe('adaptive admission limiter', () => {
     expect(limiter.queueDepth).toBe(0);
     hold.release();
     expect(await first).toBe('done');
+
+    // With CoDel's interval (100 ms) and no standing queue yet, a spike may queue longer (target +
+    // interval): the same two newcomers both wait.
+    const spiky = new AdaptiveLimiter('t2g', settings({ targetLatencyMs: 20, queueDelaySlackMs: 5 }));
+    expect(spiky.shedding).toBe(false);
+    const hold3 = gate();
+    const first3 = spiky.run('player', Date.now() + 60_000, hold3.fn);
+    await hold3.started;
+    const spike = [1, 2].map(() => spiky.run('player', Date.now() + 60_000, async () => 'served'));
+    expect(spiky.queueDepth).toBe(2);
+    hold3.release();
+    expect(await Promise.all([first3, ...spike])).toEqual(['done', 'served', 'served']);
 
     // Without the target (slack 0) the same newcomers wait for what their deadline allows.
     const open = new AdaptiveLimiter('t2f', settings({ targetLatencyMs: 20 }));
