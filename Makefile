@@ -104,10 +104,12 @@ BENCH_COMPILE := rm -rf .tmp/bench-build && npx tsc -p loadtest/tools/tsconfig.j
 bench: deps build tools
 	$(BENCH_COMPILE)
 	node .tmp/bench-build/bench.js --profile full $(BENCH_ARGS)
+	node .tmp/bench-build/launch.js --profile full $(LAUNCH_ARGS)
 
 bench-quick: deps build tools
 	$(BENCH_COMPILE)
 	node .tmp/bench-build/bench.js --profile quick $(BENCH_ARGS)
+	node .tmp/bench-build/launch.js --profile quick $(LAUNCH_ARGS)
 
 bench-events: deps build tools
 	$(BENCH_COMPILE)

@@ -37,6 +37,31 @@ export interface Ctx {
   readonly body: Buffer;
   /** Set when the client went away or the deadline answered for us: stop doing work. */
   readonly signal: { aborted: boolean };
+  /** Per-hop timings, only when the request sent `X-Server-Timing: 1` (answered as Server-Timing). */
+  readonly timing?: HopTimer;
+}
+
+/**
+ * Where one request's time goes, hop by hop (token, limiter round trip, admission wait, statement,
+ * answer): `mark(name)` closes the hop that began at the previous mark. Answered in the standard
+ * Server-Timing header, so a load generator can aggregate the hops of real requests.
+ */
+export class HopTimer {
+  private last: number;
+  private readonly hops: [string, number][] = [];
+  constructor(start: number) {
+    this.last = start;
+  }
+  mark(name: string): void {
+    const now = performance.now();
+    this.hops.push([name, now - this.last]);
+    this.last = now;
+  }
+  header(total: number): string {
+    return [...this.hops, ['total', total] as [string, number]]
+      .map(([n, d]) => `${n};dur=${d.toFixed(3)}`)
+      .join(', ');
+  }
 }
 
 export type Handler = (ctx: Ctx) => Promise<Reply>;
@@ -88,6 +113,7 @@ const HEADERS = [
   'x-request-id',
   'idempotency-key',
   'x-api-key',
+  'x-server-timing',
 ];
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
@@ -200,6 +226,7 @@ export class HttpServer {
     const rid = headers['x-request-id'];
     const requestId = rid && REQUEST_ID_RE.test(rid) ? rid : randomUUID();
     const signal = { aborted: false };
+    const timing = headers['x-server-timing'] === '1' ? new HopTimer(started) : undefined;
     let answered = false;
     // Assigned once the request is admitted; cleared by whichever answer comes first.
     const deadlineTimer: { t?: NodeJS.Timeout } = {};
@@ -221,6 +248,7 @@ export class HttpServer {
         res.writeHeader('content-type', 'application/json');
         res.writeHeader('x-request-id', requestId);
         if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+        if (timing) res.writeHeader('server-timing', timing.header(seconds * 1000));
         if (reply.parts) {
           for (const part of reply.parts) res.write(part);
           res.end();
@@ -281,6 +309,7 @@ export class HttpServer {
         deadline,
         body,
         signal,
+        timing,
       };
       let p: Promise<Reply>;
       try {

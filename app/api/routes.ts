@@ -217,6 +217,8 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
     'initialize',
     idem('initialize', 'player', (ctx) =>
       player(ctx).then(async (userId) => {
+        const hop = ctx.timing;
+        hop?.mark('auth');
         const catalog = deps.catalog.current;
         // The fleet-wide new-player budget is for players PostgreSQL does not know. A player this
         // pod has seen goes straight to the statement. For one it has not seen: while the budget
@@ -228,8 +230,10 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         let now = deps.clock.now();
         const create = () =>
           deps.admission.run('init', ctx.deadline, () => {
+            hop?.mark('admit');
             now = deps.clock.now();
-            return initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+            const p = initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+            return hop ? p.then((r) => (hop.mark('db'), r)) : p;
           });
         let returning = !known || known.has(userId);
         if (!returning && deps.admission.wouldRefuse('init', ctx.deadline)) {
@@ -248,9 +252,12 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
             ),
           );
           await deps.limits.player(userId);
+          hop?.mark('limits');
           result = await work;
+          hop?.mark('db');
         } else {
           const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
+          hop?.mark('limits');
           if (slot) result = await create();
           else {
             result = await deps.admission.run('player', ctx.deadline, () =>
@@ -269,13 +276,17 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         // is ~200 KB). The key holds everything the answer depends on.
         const fresh = created && isEmptyFacts(facts);
         const key = fresh ? `${catalog.version}|${facts.createdAt}|${currentPeriodKeys(now).join(',')}` : '';
-        if (fresh && key === freshAnswer.key) return { status: 200, body: freshAnswer.body };
+        if (fresh && key === freshAnswer.key) {
+          hop?.mark('view');
+          return { status: 200, body: freshAnswer.body };
+        }
         const views = new ViewBuilder(catalog, facts, now).activeViews();
         const body = `{"assignedGoals":[${views.map(assignedGoalText).join(',')}],"newAssignments":${created ? views.length : 0},"totalActive":${views.length}}`;
         if (fresh) {
           freshAnswer.key = key;
           freshAnswer.body = body;
         }
+        hop?.mark('view');
         return { status: 200, body };
       }),
     ),
