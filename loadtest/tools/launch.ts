@@ -21,6 +21,7 @@ import {
   answersSvg,
   attack,
   generatorVerdict,
+  hopStats,
   readResults,
   recoveryAfter,
   RUN_TABLE_HEAD,
@@ -215,6 +216,8 @@ interface RunResult {
   cores: Record<string, number>;
   loadavg: number[];
   server: { acceptToAnswerP95Ms: number | null; answersOver2s: number | null };
+  /** Server-Timing hops (only runs that asked for them). */
+  hops: ReturnType<typeof hopStats>;
   checks: { name: string; ok: boolean; detail: string }[];
   svg?: string;
   pass: boolean;
@@ -230,6 +233,7 @@ async function runPhases(
   phases: Phase[],
   keepalive: boolean,
   extraPids: Record<string, number[]> = {},
+  headers?: Record<string, string>,
 ): Promise<RunResult> {
   const runId = `L${Date.now().toString(36)}${runSeq++}`;
   const secret = stack?.env.JWT_SECRET ?? 'bare';
@@ -245,7 +249,7 @@ async function runPhases(
       mintPlayerToken(`${runId}-${n++}`, secret, 4 * 3600, now),
     );
     const targets = path.join(outDir, `.${scenario}-${i}.targets`);
-    await writeTargets(targets, { method: 'POST', url, tokens, body: '{}' });
+    await writeTargets(targets, { method: 'POST', url, tokens, body: '{}', headers });
     const results = path.join(outDir, `.${scenario}-${i}.bin`);
     files.push(targets, results);
     prepared.push({ phase, targets, results });
@@ -298,6 +302,7 @@ async function runPhases(
   }
   for (const f of files) rmSync(f, { force: true });
   const all = analyse(allAnswers, wall, t0);
+  const hops = hopStats(allAnswers);
   const server = { acceptToAnswerP95Ms: null as number | null, answersOver2s: null as number | null };
   if (stack) {
     const name = 'challenge_http_accept_to_answer_seconds';
@@ -322,6 +327,7 @@ async function runPhases(
     cores,
     loadavg,
     server,
+    hops,
     checks: [],
     pass: false,
   };
@@ -341,6 +347,9 @@ async function low(stack: Stack): Promise<RunResult> {
     stack.env.API_DIRECT_URL!,
     [{ name: 'steady', rate: prof!.low.rate, seconds: prof!.low.seconds }],
     true,
+    {},
+    // Per-hop timings of every request (a few performance.now() calls and one header each).
+    { 'X-Server-Timing': '1' },
   );
   const p95 = r.all.okLatencyMs.p95;
   r.checks.push(
@@ -558,6 +567,20 @@ function section(r: RunResult): string[] {
     lines.push('| check | ok | detail |', '| --- | --- | --- |');
     for (const c of r.checks) lines.push(`| ${c.name} | ${c.ok ? 'yes' : '**no**'} | ${c.detail} |`);
     lines.push('');
+  }
+  if (r.hops.length) {
+    lines.push(
+      'Server-Timing hops of the same requests (ms; `db` = batcher + PgBouncer + PostgreSQL, `limits` = Redis round trip):',
+      '',
+      '| hop | n | mean | p50 | p95 |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const h of r.hops)
+      lines.push(`| ${h.hop} | ${h.n} | ${h.mean.toFixed(3)} | ${h.p50.toFixed(3)} | ${h.p95.toFixed(3)} |`);
+    lines.push(
+      `Client-side p95 minus server total p95: the generator, the kernel and the event-loop wait before uWS reads the request.`,
+      '',
+    );
   }
   if (r.svg) lines.push(`![${r.scenario}](${r.svg})`, '');
   lines.push(

@@ -42,6 +42,8 @@ export interface TargetSpec {
   /** One bearer token per request (a new player each). Read lazily: vegeta stops when they run out. */
   tokens: string[];
   body?: string;
+  /** Extra request headers (e.g. X-Server-Timing: 1). */
+  headers?: Record<string, string>;
 }
 
 /** Writes vegeta's JSON targets format, one line per token. */
@@ -52,7 +54,11 @@ export async function writeTargets(file: string, spec: TargetSpec): Promise<numb
     const line = JSON.stringify({
       method: spec.method,
       url: spec.url,
-      header: { Authorization: [`Bearer ${t}`], 'Content-Type': ['application/json'] },
+      header: {
+        Authorization: [`Bearer ${t}`],
+        'Content-Type': ['application/json'],
+        ...Object.fromEntries(Object.entries(spec.headers ?? {}).map(([k, v]) => [k, [v]])),
+      },
       ...(body !== undefined ? { body } : {}),
     });
     if (!out.write(line + '\n')) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -131,6 +137,8 @@ export interface Answer {
   latencyMs: number;
   error: string;
   retryAfter: boolean;
+  /** The Server-Timing header, when the answer carried one. */
+  serverTiming?: string;
 }
 
 /** One CSV record of `vegeta encode --to csv` (fields may be quoted). */
@@ -155,17 +163,16 @@ export function parseVegetaCsvLine(line: string): Answer | null {
   f.push(cur);
   if (f.length < 12) return null;
   const code = Number(f[1]);
-  let retryAfter = false;
-  if (code === 429 || code === 503) {
-    const headers = Buffer.from(f[11] ?? '', 'base64').toString('utf8');
-    retryAfter = /^retry-after:\s*\d+/im.test(headers);
-  }
+  const headers = f[11] ? Buffer.from(f[11], 'base64').toString('utf8') : '';
+  const retryAfter = (code === 429 || code === 503) && /^retry-after:\s*\d+/im.test(headers);
+  const timing = /^server-timing:\s*(.+?)\r?$/im.exec(headers)?.[1];
   return {
     ts: Number(BigInt(f[0]!) / 1_000_000n),
     code,
     latencyMs: Number(f[2]) / 1e6,
     error: f[5] ?? '',
     retryAfter,
+    ...(timing ? { serverTiming: timing } : {}),
   };
 }
 
@@ -296,6 +303,33 @@ export function recoveryAfter(perSecond: Second[], endS: number, p95TargetMs: nu
   if (lastBad === after.length - 1) return null;
   if (lastBad < 0) return 0;
   return after[lastBad + 1]!.t - endS;
+}
+
+/** p50 / p95 / mean per Server-Timing hop over the answers that carried one (ms). */
+export function hopStats(
+  answers: Answer[],
+): { hop: string; n: number; p50: number; p95: number; mean: number }[] {
+  const by = new Map<string, number[]>();
+  for (const a of answers) {
+    if (!a.serverTiming) continue;
+    for (const part of a.serverTiming.split(',')) {
+      const m = /^\s*([\w-]+);dur=([\d.]+)/.exec(part);
+      if (!m) continue;
+      let l = by.get(m[1]!);
+      if (!l) by.set(m[1]!, (l = []));
+      l.push(Number(m[2]));
+    }
+  }
+  return [...by.entries()].map(([hop, l]) => {
+    l.sort((x, y) => x - y);
+    return {
+      hop,
+      n: l.length,
+      p50: quantile(l, 0.5),
+      p95: quantile(l, 0.95),
+      mean: l.reduce((a, b) => a + b, 0) / l.length,
+    };
+  });
 }
 
 // ---- picture ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import {
   answersSvg,
   attack,
   generatorVerdict,
+  hopStats,
   parseTimes,
   parseVegetaCsvLine,
   readResults,
@@ -77,6 +78,22 @@ describe('generator verdict', () => {
 });
 
 describe('vegeta results', () => {
+  it('aggregates the Server-Timing hops of the answers that carried them', () => {
+    const a = parseVegetaCsvLine(
+      line(1, 200, 3, '', 'Server-Timing: auth;dur=0.100, db;dur=2.000, total;dur=2.500\r\n'),
+    )!;
+    const b = parseVegetaCsvLine(
+      line(2, 200, 3, '', 'Server-Timing: auth;dur=0.300, db;dur=1.000, total;dur=1.500\r\n'),
+    )!;
+    const c = parseVegetaCsvLine(line(3, 200, 3))!;
+    const h = hopStats([a, b, c]);
+    expect(h.map((x) => [x.hop, x.n, Number(x.mean.toFixed(3))])).toEqual([
+      ['auth', 2, 0.2],
+      ['db', 2, 1.5],
+      ['total', 2, 2],
+    ]);
+  });
+
   it("reads bash's times (children line) as the generator's CPU seconds", () => {
     expect(parseTimes('0m0.010s 0m0.002s\n1m2.500s 0m0.500s\n')).toBeCloseTo(63);
   });
