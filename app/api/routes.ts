@@ -27,7 +27,13 @@ import { claimsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { insertClaim } from '../store/claims';
 import { writeGoalStates, type GoalStateWrite } from '../store/goalStates';
-import { initializePlayer, playerExists, readPlayerFacts } from '../store/players';
+import {
+  initializePlayer,
+  PLAYER_EXISTS_MAX_BACKLOG,
+  playerExists,
+  playerExistsBacklog,
+  readPlayerFacts,
+} from '../store/players';
 import { mintToken, type Authenticator } from './auth';
 import { ApiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
@@ -238,7 +244,10 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         let returning = !known || known.has(userId);
         if (!returning && deps.admission.wouldRefuse('init', ctx.deadline)) {
           // New-player work is being shed right now: a player PostgreSQL knows goes on as a returning
-          // one; any other is refused here, before any limiter round trip.
+          // one; any other is refused here, before any limiter round trip. The lookups are bounded:
+          // with a statement's worth already waiting, the call is refused without one (a returning
+          // player unknown to this pod may then get a 503 too, and its retry finds the pod less busy).
+          if (playerExistsBacklog(deps.db) >= PLAYER_EXISTS_MAX_BACKLOG) shedNow('init', ctx);
           if (await playerExists(deps.db, userId)) returning = true;
           else shedNow('init', ctx);
         }

@@ -172,8 +172,11 @@ export const configSchema = z.object({
   /** Fleet-wide GCRA budget of new-player initialisations, all pods together; 0 = off. */
   NEW_PLAYER_BUDGET_PER_SEC: int(4000, 0),
   NEW_PLAYER_BUDGET_BURST: int(400, 1),
-  /** Longest a new player waits for a booked budget slot (also at most half its remaining deadline). */
-  NEW_PLAYER_BUDGET_MAX_WAIT_MS: int(500, 0),
+  /**
+   * Longest a new player waits for a booked budget slot (also at most half its remaining deadline).
+   * Small on purpose: slots booked far ahead are a standing queue every new player waits in.
+   */
+  NEW_PLAYER_BUDGET_MAX_WAIT_MS: int(10, 0),
   /** Redis limiter calls slower than this are answered locally; the pod then probes Redis this often. */
   RATE_LIMIT_REDIS_TIMEOUT_MS: int(50, 1),
   RATE_LIMIT_REDIS_PROBE_MS: int(1000, 10),

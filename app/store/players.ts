@@ -174,3 +174,11 @@ const existsBatchers = perDb((db: Db) =>
 export function playerExists(db: Db, userId: string): Promise<boolean> {
   return existsBatchers(db).submit(userId);
 }
+
+/** Lookups waiting for a free statement slot (not yet sent). */
+export function playerExistsBacklog(db: Db): number {
+  return existsBatchers(db).queued;
+}
+
+/** Beyond this backlog a lookup would wait more than two statements' time: shed instead. */
+export const PLAYER_EXISTS_MAX_BACKLOG = 64;
