@@ -90,6 +90,7 @@ describe('api connection cap (real uWebSockets.js)', () => {
     const refused = await rawRequest(port, 'GET /ok HTTP/1.1\r\nHost: t\r\n\r\n', true);
     expect(refused.status).toBe(503);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.connection).toBe('close');
     expect(refused.closedByServer).toBe(true);
     expect(capped).toBe(1);
 
