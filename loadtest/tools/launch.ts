@@ -9,11 +9,13 @@
 // Every line: planned and achieved rate, generator CPU per request; FAILED when achieved < 0.95 x
 // planned. Also per-process CPU of each run, loadavg before it, and an SVG of the bursts and storm.
 //   node .tmp/bench-build/launch.js [--profile quick|full] [--only a,b] [--out DIR] [--pin] [--note TEXT]
+//     [--flame]  (V8 CPU profile of the api over the typical-catalog scenarios -> api-flame-N.svg)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { buildTree, renderSvg } from './flamegraph';
 import { cpuSecondsOr, treeCpuSeconds } from './procstat';
 import { bucketDelta, histogramBuckets, histogramQuantile, parsePrometheus } from './prom';
 import {
@@ -43,6 +45,7 @@ const profileName = arg('profile') ?? 'quick';
 const only = arg('only')?.split(',').filter(Boolean);
 const pin = process.argv.includes('--pin');
 const note = arg('note') ?? '';
+const flame = process.argv.includes('--flame');
 const spec = JSON.parse(readFileSync(path.join(root, 'loadtest/launch.json'), 'utf8')) as LaunchSpec;
 const prof = spec.profiles[profileName];
 if (!prof) throw new Error(`unknown profile ${profileName}`);
@@ -142,6 +145,10 @@ class Stack {
       STACK_OPS_PORT: String(ops),
       STACK_WORKER_OPS_PORT: String(wops),
       STACK_API_PROCESSES: String(prof!.apiProcesses),
+      // --flame: V8 CPU profile of the api process(es), written when they exit (stack down)
+      ...(flame && this.catalog === 'typical'
+        ? { STACK_API_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${path.join(outDir, 'cpuprof')}` }
+        : {}),
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     };
     await sh(path.join(root, 'scripts/stack.sh'), ['down', this.dir], env);
@@ -570,7 +577,7 @@ function section(r: RunResult): string[] {
   }
   if (r.hops.length) {
     lines.push(
-      'Server-Timing hops of the same requests (ms; `db` = batcher + PgBouncer + PostgreSQL, `limits` = Redis round trip):',
+      'Server-Timing hops of the same requests (ms). Hops are consecutive marks: `auth` token, `limits` until the Redis limiter answered, `admit` admission wait, `db` until the statement answered (batcher + PgBouncer + PostgreSQL), `view` the answer. While the pool is idle the statement starts at `admit` and runs alongside `limits`, so `limits` + `db` together are the statement time.',
       '',
       '| hop | n | mean | p50 | p95 |',
       '| --- | ---: | ---: | ---: | ---: |',
@@ -588,6 +595,24 @@ function section(r: RunResult): string[] {
     '',
   );
   return lines;
+}
+
+/** The api's .cpuprofile files (from --flame) as SVG flame graphs next to the report. */
+function flameGraphs(): void {
+  const dir = path.join(outDir, 'cpuprof');
+  if (!existsSync(dir)) return;
+  for (const [i, f] of readdirSync(dir)
+    .filter((n) => n.endsWith('.cpuprofile'))
+    .entries()) {
+    const profile = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Parameters<typeof buildTree>[0];
+    const svg = `api-flame-${i}.svg`;
+    writeFileSync(
+      path.join(outDir, svg),
+      renderSvg(buildTree(profile), `api CPU profile (${only?.join(', ') ?? 'all scenarios'})`),
+    );
+    log(`flame graph: ${svg}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {
@@ -652,6 +677,7 @@ async function main(): Promise<void> {
     } finally {
       await stack.down();
     }
+    if (flame) flameGraphs();
   }
   if (want('capacity-heavy')) {
     const stack = new Stack('heavy', path.join(root, '.tmp', 'launch-stack-heavy'));
