@@ -19,6 +19,7 @@ export const INGRESS_VALUE_PATHS = {
   limitConnectionsPerIp: 'ingress.limitConnectionsPerIp',
   limitRpsPerIp: 'ingress.limitRpsPerIp',
   limitBurstMultiplier: 'ingress.limitBurstMultiplier',
+  websocketTimeoutSeconds: 'ingress.websocketTimeoutSeconds',
 } as const;
 
 export type IngressSettings = {
@@ -137,6 +138,8 @@ export function localNginxConf(s: IngressSettings, o: LocalNginxOptions): string
       '  limit_req_status 429;',
     );
   }
+  // WebSocket path (the chart's second Ingress): Upgrade passed on, long idle timeout.
+  lines.push("  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }");
   lines.push('  upstream challenge_api {');
   for (const u of o.upstreams) {
     lines.push(`    server ${u}${s.maxOpenRequests > 0 ? ` max_conns=${s.maxOpenRequests}` : ''};`);
@@ -171,6 +174,15 @@ export function localNginxConf(s: IngressSettings, o: LocalNginxOptions): string
     '      proxy_buffering on;',
     '      error_page 502 504 = @unavailable;',
     '      error_page 429 = @limited;',
+    '    }',
+    `    location = ${s.basePath.replace(/\/$/, '')}/v1/ws {`,
+    '      proxy_pass http://challenge_api;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Upgrade $http_upgrade;',
+    '      proxy_set_header Connection $connection_upgrade;',
+    `      proxy_connect_timeout ${PROXY_CONNECT_TIMEOUT_SECONDS}s;`,
+    `      proxy_read_timeout ${s.websocketTimeoutSeconds}s;`,
+    `      proxy_send_timeout ${s.websocketTimeoutSeconds}s;`,
     '    }',
     '    location @unavailable {',
     '      default_type application/json;',

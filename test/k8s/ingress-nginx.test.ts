@@ -44,6 +44,8 @@ describe('nginx config generated from the chart values', () => {
     expect(conf).not.toContain('limit_req');
     expect(conf).not.toContain('limit_conn ');
     expect(conf).toContain('listen 127.0.0.1:8080');
+    expect(conf).toContain(`location = ${defaultOf('config.basePath')}/v1/ws {`);
+    expect(conf).toContain(`proxy_read_timeout ${defaultOf('ingress.websocketTimeoutSeconds')}s;`);
   });
 
   it('writes the per-IP limits and the deadline set in the values, and the chart annotates the same numbers', () => {
