@@ -157,3 +157,11 @@ The Deployment never surges (maxSurge 0), so replicas is also the most that ever
 {{- end }}
 {{- end }}
 `;
+
+/**
+ * Helm condition: the API server serves `apiVersion`/`kind` (`.Capabilities.APIVersions.Has`), or
+ * the value `forcePath` forces it. Objects of third-party CRDs render on clusters that have them,
+ * so `helm install` on a bare cluster succeeds (issue 16).
+ */
+export const servedOr = (forcePath: string, apiVersion: string, kind: string): string =>
+  `(or ${forcePath} (.Capabilities.APIVersions.Has "${apiVersion}/${kind}"))`;

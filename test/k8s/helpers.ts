@@ -34,9 +34,31 @@ export function helm(args: string[]): HelmResult {
 
 export const valuesFile = (set: string): string => path.join(VALUE_SETS_DIR, `${set}.yaml`);
 
-/** `helm template` of the chart (hooks included); throws with helm's message when it fails. */
-export function renderText(opts: { valueSet?: string; set?: string[]; chartDir?: string } = {}): string {
+/** APIs of the third-party CRDs the chart can use (../shared/fixtures/crds), as `--api-versions`. */
+export const THIRD_PARTY_APIS = [
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+  'keda.sh/v1alpha1/ScaledObject',
+  'k6.io/v1alpha1/TestRun',
+] as const;
+
+/**
+ * `helm template` of the chart (hooks included); throws with helm's message when it fails. Renders
+ * as for a cluster serving the third-party APIs unless `bare` (then they are left out).
+ */
+export function renderText(
+  opts: {
+    valueSet?: string;
+    set?: string[];
+    chartDir?: string;
+    bare?: boolean;
+    apiVersions?: readonly string[];
+  } = {},
+): string {
   const args = ['template', 'rel', opts.chartDir ?? CHART_DIR, '--namespace', 'games'];
+  for (const api of [...(opts.bare ? [] : THIRD_PARTY_APIS), ...(opts.apiVersions ?? [])]) {
+    args.push('--api-versions', api);
+  }
   if (opts.valueSet) args.push('-f', valuesFile(opts.valueSet));
   for (const s of opts.set ?? []) args.push('--set', s);
   const r = helm(args);
