@@ -72,8 +72,8 @@ lint: deps-node
 typecheck: deps-node
 	npm run --silent typecheck
 
-test: deps tools lint typecheck build
-	scripts/with-services.sh npx jest --ci $(JEST_ARGS)
+test: deps tools kube-tools lint typecheck build
+	WITH_KUBE=1 scripts/with-services.sh npx jest --ci $(JEST_ARGS)
 
 # --- production-shaped local stack -------------------------------------------------------
 .PHONY: up down
@@ -141,4 +141,9 @@ $(KUBE_CONTROLLER_MANAGER):
 
 $(ETCD):
 	cd tools/etcd && nice -n 10 go build -trimpath -ldflags '-s -w' -o $@ .
+
+# The ChallengeService operator (app/operator/), against the cluster of $$OPERATOR_KUBECONFIG
+# (default: in-cluster config); OPERATOR_NAMESPACE picks the namespace it watches.
+operator: build
+	node dist/app/operator.js
 # --- end issue 16 ------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ interface Cluster {
 async function applyCrds(kc: k8s.KubeConfig): Promise<void> {
   const client = k8s.KubernetesObjectApi.makeApiClient(kc);
   for (const file of crdFixtureFiles()) {
-    for (const crd of docs(readText(file))) {
+    // loadAllYaml types each document, so fields such as x-kubernetes-int-or-string survive the
+    // client's serialiser (a plain object would lose them).
+    for (const crd of k8s.loadAllYaml(readText(file)) as k8s.KubernetesObject[]) {
       await client.create(crd).catch((err: { code?: number }) => {
         if (err.code !== 409) throw err;
       });
