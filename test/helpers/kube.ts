@@ -395,8 +395,8 @@ function helmEnv(): NodeJS.ProcessEnv {
  */
 export async function tcpPassThrough(target: string): Promise<{
   server: string;
-  /** Destroy every open connection; with `refuse`, new ones are refused until resume(). */
-  cut: (refuse?: boolean) => void;
+  /** Destroy every open connection; new ones are refused (`true`) or held (`'hold'`) until resume(). */
+  cut: (refuse?: boolean | 'hold') => void;
   resume: () => void;
   close: () => Promise<void>;
 }> {
@@ -404,11 +404,21 @@ export async function tcpPassThrough(target: string): Promise<{
   const url = new URL(target);
   const sockets = new Set<import('node:net').Socket>();
   let refusing = false;
+  let holding = false;
+  const held: import('node:net').Socket[] = [];
   const srv = net.createServer((client) => {
     if (refusing) {
       client.destroy();
       return;
     }
+    if (holding) {
+      client.pause();
+      held.push(client);
+      return;
+    }
+    pipe(client);
+  });
+  const pipe = (client: import('node:net').Socket) => {
     const upstream = net.connect(Number(url.port), url.hostname);
     sockets.add(client);
     sockets.add(upstream);
@@ -422,18 +432,25 @@ export async function tcpPassThrough(target: string): Promise<{
     upstream.on('error', done).on('close', done);
     client.pipe(upstream);
     upstream.pipe(client);
-  });
+    client.resume();
+  };
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const port = (srv.address() as { port: number }).port;
-  const cut = (refuse = false) => {
-    refusing = refuse;
+  /** Cut every connection; with `hold`, new ones wait (connected upstream only at resume()). */
+  const cut = (refuse: boolean | 'hold' = false) => {
+    refusing = refuse === true;
+    holding = refuse === 'hold';
     for (const s of sockets) s.destroy();
     sockets.clear();
   };
   return {
     server: `https://127.0.0.1:${port}`,
     cut,
-    resume: () => (refusing = false),
+    resume: () => {
+      refusing = false;
+      holding = false;
+      for (const c of held.splice(0)) pipe(c);
+    },
     close: () =>
       new Promise<void>((r) => {
         cut(true);

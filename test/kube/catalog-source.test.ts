@@ -198,7 +198,7 @@ describe('ChallengeCatalog source on the REAL API server with the chart ServiceA
     await eventually(() => lists() >= 1, 'initial list in the audit log');
     const listsBefore = lists();
 
-    proxy.cut(true); // the watch connection drops; reconnects are refused for now
+    proxy.cut('hold'); // the watch connection drops; its reconnect waits until after the compaction
     const v2 = catalogDoc(['only-a-relist-sees-this']);
     await putSpec(v2);
     await putSpec(catalogDoc(['only-a-relist-sees-this', 'and-this'])); // two revisions past it
