@@ -244,7 +244,7 @@ export class ChallengeServiceOperator {
   private async apply(client: K8s.KubernetesObjectApi, raw: KubeObject): Promise<void> {
     // Typed through loadYaml: the client's serialiser drops fields of plain objects it does not
     // know by their JSON names (a CRD's x-kubernetes-*, enum, default).
-    const body = this.k8s.loadYaml<KubeObject>(JSON.stringify(raw));
+    const body = this.k8s.loadYaml<KubeObject>(JSON.stringify(builtIn(raw) ? dropEmptyLists(raw) : raw));
     try {
       await client.patch(
         body as never,
@@ -371,4 +371,27 @@ function errorMessage(err: unknown): string {
     }
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Kinds served by Kubernetes itself (core, *.k8s.io groups), whose list fields are omitempty. */
+function builtIn(o: KubeObject): boolean {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0]! : '';
+  return !group.includes('.') || group.endsWith('.k8s.io');
+}
+
+/**
+ * The API server stores an empty list of a built-in object as absent, so applying `[]` (e.g. a
+ * NetworkPolicy's `ingress: []`) differs from the stored object on every apply and rewrites it
+ * each resync. Applying without them is the same object.
+ */
+export function dropEmptyLists<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x: unknown) => dropEmptyLists(x)) as T;
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => !(Array.isArray(x) && x.length === 0))
+        .map(([k, x]) => [k, dropEmptyLists(x)]),
+    ) as T;
+  }
+  return v;
 }

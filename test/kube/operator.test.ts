@@ -335,11 +335,28 @@ function normalise(o: k8s.KubernetesObject | undefined): unknown {
   for (const k of Object.keys(annotations)) if (k.startsWith('meta.helm.sh/')) delete annotations[k];
   m.annotations = annotations;
   delete copy.status;
+  const spec = copy.spec as Record<string, unknown> | undefined;
+  if (copy.kind === 'Service' && spec) {
+    delete spec.clusterIP; // allocated by the server for each
+    delete spec.clusterIPs;
+  }
   // Namespaced references inside specs (e.g. a RoleBinding subject) name each namespace.
-  // app.kubernetes.io/managed-by (.Release.Service) names Helm or the operator, wherever it is.
-  return JSON.parse(
-    JSON.stringify(copy)
-      .replace(/"namespace":"[^"]*"/g, '"namespace":"*"')
-      .replace(/"app\.kubernetes\.io\/managed-by":"[^"]*"/g, '"app.kubernetes.io/managed-by":"*"'),
-  );
+  // app.kubernetes.io/managed-by (.Release.Service) names Helm or the operator, wherever it is,
+  // and so does the rendered ConfigMap a checksum/config annotation hashes.
+  const text = JSON.stringify(sortKeys(copy))
+    .replace(/"namespace":"[^"]*"/g, '"namespace":"*"')
+    .replace(/"app\.kubernetes\.io\/managed-by":"[^"]*"/g, '"app.kubernetes.io/managed-by":"*"')
+    .replace(/"checksum\/config":"[0-9a-f]{64}"/g, '"checksum/config":"*"');
+  return JSON.parse(text) as unknown;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  return v;
 }
