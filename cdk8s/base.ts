@@ -8,7 +8,8 @@ import { tpl } from './helm';
 export const CHART_NAME = 'challenge-service';
 export const HTTP_PORT = 8080;
 export const OPS_PORT = 9090;
-export type Component = 'api' | 'worker' | 'migrate' | 'pgbouncer' | 'loadtest' | 'app' | 'catalog';
+export type Component =
+  'api' | 'worker' | 'migrate' | 'pgbouncer' | 'loadtest' | 'app' | 'catalog' | 'operator';
 
 export interface Placement {
   /** Template file name under templates/. */

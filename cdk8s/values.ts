@@ -461,6 +461,18 @@ export const valuesSpec: Group = g('', {
       ),
     },
   ),
+  operator: g(
+    'The ChallengeService operator (docs/DEPLOY.md): applies this chart for each ChallengeService of the release namespace.',
+    {
+      enabled: v(
+        false,
+        'Deploy the operator (its Deployment, ServiceAccount, Role) instead of, or beside, a Helm-managed service.',
+      ),
+      installCrd: v(true, 'Render the ChallengeService CRD (cluster-scoped, kept on uninstall).'),
+      resyncSeconds: v(300, 'Re-apply every ChallengeService this often (drift repair).', posInt),
+      resources: resources('50m', '128Mi', '500m', '256Mi', 'the operator container'),
+    },
+  ),
   testRun: g('k6-operator TestRun for load tests in the cluster (off by default).', {
     enabled: v(false, 'Create the TestRun (starts a test on install).'),
     force: v(

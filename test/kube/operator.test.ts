@@ -24,6 +24,7 @@ import {
   kubeconfigFile,
   realKube,
   ROOT,
+  serviceAccountToken,
 } from '../helpers/kube';
 
 jest.setTimeout(180_000);
@@ -128,7 +129,21 @@ beforeAll(async () => {
     'ChallengeService CRD established',
   );
   ns = await createNamespace('operator');
-  kubeconfig = kubeconfigFile(realKube().adminToken, ns);
+  // The operator runs with a token of the chart's own operator ServiceAccount (its Role is all it has).
+  const h = helmKube([
+    'install',
+    'ops',
+    CHART_DIR,
+    '-n',
+    ns,
+    '--no-hooks',
+    '--set',
+    'operator.enabled=true',
+    '--set',
+    'operator.installCrd=false',
+  ]);
+  expect([h.status, h.stderr]).toEqual([0, '']);
+  kubeconfig = kubeconfigFile(await serviceAccountToken(ns, 'ops-challenge-service-operator'), ns);
   operator = spawn(process.execPath, [path.join(ROOT, 'dist/app/operator.js')], {
     cwd: ROOT,
     env: {
@@ -136,6 +151,7 @@ beforeAll(async () => {
       OPERATOR_KUBECONFIG: kubeconfig.file,
       OPERATOR_NAMESPACE: ns,
       OPERATOR_RESYNC_MS: '1000',
+      OPERATOR_HEALTH_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -278,6 +294,7 @@ describe('Helm and the operator produce the same objects for the same values (RE
         OPERATOR_KUBECONFIG: kc.file,
         OPERATOR_NAMESPACE: opNs,
         OPERATOR_RESYNC_MS: '60000',
+        OPERATOR_HEALTH_PORT: '0',
       },
       stdio: 'ignore',
     });
