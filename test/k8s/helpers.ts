@@ -10,7 +10,13 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const HELM = path.join(ROOT, '.tools', 'bin', 'helm');
 export const CHART_DIR = path.join(ROOT, 'charts', 'challenge-service');
 export const VALUE_SETS_DIR = path.join(__dirname, 'values');
-export const VALUE_SETS = ['minimal', 'production-keda', 'external', 'catalog-kubernetes', 'operator'] as const;
+export const VALUE_SETS = [
+  'minimal',
+  'production-keda',
+  'external',
+  'catalog-kubernetes',
+  'operator',
+] as const;
 const K6_CRD = '/work/shared/fixtures/crds/k6.io_testruns.yaml';
 
 export type K8sObject = {
