@@ -6,7 +6,9 @@
 #   scripts/kube.sh stop DIR    -> stops what DIR's start started, removes DIR
 # Env written: TEST_KUBE_SERVER, TEST_KUBE_TOKEN (system:masters), TEST_KUBE_CA (file),
 #   TEST_KUBECONFIG, TEST_ETCD_URL (client URL; its JSON gateway serves /v3/kv/compaction),
-#   TEST_KUBE_DIR (audit.log: list/watch requests of ServiceAccounts). KUBE_HPA_SYNC (default 2s) sets the HPA controller's sync period.
+#   TEST_KUBE_DIR (audit.log: list/watch requests of ServiceAccounts).
+# The HPA controller is not in this controller-manager: test/kube/hpa.test.ts runs its own, whose
+# API server is a pass-through that also serves a fake metrics API.
 set -euo pipefail
 
 cmd=${1:?start|stop}
@@ -127,10 +129,9 @@ POL
 
   kubeconfig "$dir/kubeconfig" "$admin_token"
   "$bin/kube-controller-manager" --kubeconfig "$dir/kubeconfig" \
-    --controllers serviceaccount-token-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,garbage-collector-controller,job-controller,horizontal-pod-autoscaler-controller,namespace-controller,deployment-controller,replicaset-controller \
+    --controllers serviceaccount-token-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,garbage-collector-controller,job-controller,namespace-controller,deployment-controller,replicaset-controller \
     --service-account-private-key-file "$dir/pki/sa.key" --root-ca-file "$dir/pki/ca.crt" \
     --leader-elect=false --secure-port 0 --profiling=false \
-    --horizontal-pod-autoscaler-sync-period "${KUBE_HPA_SYNC:-2s}" \
     >"$dir/kube-controller-manager.log" 2>&1 &
   echo $! >"$dir/kube-controller-manager.pid"
   # Ready when the token controller has given the default ServiceAccount of "default" a token-able
