@@ -9,6 +9,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY app ./app
+# The operator (dist/app/operator.js) renders the chart from the cdk8s constructs at runtime.
+COPY cdk8s ./cdk8s
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -24,6 +26,8 @@ COPY app/admission/lua/*.lua ./dist/app/admission/lua/
 # ROOT (app/paths.ts) is the first directory upward with package.json and migrations/: /app.
 COPY migrations ./migrations
 COPY examples ./examples
+# The alert rules the operator's render turns into the PrometheusRule, as `make chart` does.
+COPY dashboards/rules/alerts.yaml ./dashboards/rules/alerts.yaml
 # Numeric, non-root, and the same uid/gid the chart runs as (podSecurity.runAsUser).
 # Nothing is written at runtime outside /tmp, so the root filesystem can be read-only.
 USER 10001:10001

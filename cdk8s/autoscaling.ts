@@ -16,7 +16,7 @@ import {
   streamLagQuery,
   WORKER_EXTERNAL_METRIC_NAME,
 } from '../app/ops/autoscaling';
-import { addObject, fullname, meta } from './base';
+import { addObject, fullname, meta, servedOr } from './base';
 import { tpl } from './helm';
 import { intStr, num, str, valuePath } from './values';
 
@@ -73,7 +73,7 @@ export class Autoscaling extends Construct {
     const on = valuePath('autoscaling.enabled');
     const mode = valuePath('autoscaling.mode');
     const hpa = `and ${on} (eq ${mode} "hpa")`;
-    const keda = `and ${on} (eq ${mode} "keda")`;
+    const keda = `and ${on} (eq ${mode} "keda") ${servedOr(valuePath('autoscaling.forceKeda'), 'keda.sh/v1alpha1', 'ScaledObject')}`;
     const target = (component: 'api' | 'worker') => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',

@@ -8,7 +8,8 @@ import { tpl } from './helm';
 export const CHART_NAME = 'challenge-service';
 export const HTTP_PORT = 8080;
 export const OPS_PORT = 9090;
-export type Component = 'api' | 'worker' | 'migrate' | 'pgbouncer' | 'loadtest' | 'app' | 'catalog';
+export type Component =
+  'api' | 'worker' | 'migrate' | 'pgbouncer' | 'loadtest' | 'app' | 'catalog' | 'operator';
 
 export interface Placement {
   /** Template file name under templates/. */
@@ -157,3 +158,11 @@ The Deployment never surges (maxSurge 0), so replicas is also the most that ever
 {{- end }}
 {{- end }}
 `;
+
+/**
+ * Helm condition: the API server serves `apiVersion`/`kind` (`.Capabilities.APIVersions.Has`), or
+ * the value `forcePath` forces it. Objects of third-party CRDs render on clusters that have them,
+ * so `helm install` on a bare cluster succeeds (issue 16).
+ */
+export const servedOr = (forcePath: string, apiVersion: string, kind: string): string =>
+  `(or ${forcePath} (.Capabilities.APIVersions.Has "${apiVersion}/${kind}"))`;

@@ -10,6 +10,7 @@ import { Monitoring } from './monitoring';
 import { Network } from './network';
 import { PgBouncer } from './pgbouncer';
 import { LoadTestRun } from './testrun';
+import { OperatorWorkload } from './operator';
 import { resetUsage, unusedValues, valuesSchema, valuesYaml } from './values';
 import { ServiceWorkloads } from './workloads';
 
@@ -53,6 +54,7 @@ export function renderChart(options: RenderOptions = {}): Map<string, string> {
     alertRulesFile: options.alertRulesFile ?? path.join(root, 'dashboards', 'rules', 'alerts.yaml'),
   });
   new LoadTestRun(chart, 'loadtest');
+  new OperatorWorkload(chart, 'operator');
 
   const unused = unusedValues(VALUES_USED_BY_HELPERS);
   if (unused.length) throw new Error(`values no template uses: ${unused.join(', ')}`);

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import YAML from 'yaml';
 import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
-import { addObject, labels, meta, selectorLabels } from './base';
+import { addObject, labels, meta, selectorLabels, servedOr } from './base';
 import { mergeFrom } from './helm';
 import { str, valuePath } from './values';
 
@@ -25,7 +25,10 @@ export class Monitoring extends Construct {
       addObject<IServiceMonitor>(
         this,
         `${component}-servicemonitor`,
-        { file: `${component}-servicemonitor.yaml`, when: valuePath('serviceMonitor.enabled') },
+        {
+          file: `${component}-servicemonitor.yaml`,
+          when: `and ${valuePath('serviceMonitor.enabled')} ${servedOr(valuePath('serviceMonitor.force'), 'monitoring.coreos.com/v1', 'ServiceMonitor')}`,
+        },
         {
           apiVersion: 'monitoring.coreos.com/v1',
           kind: 'ServiceMonitor',
@@ -46,11 +49,15 @@ export class Monitoring extends Construct {
       // No rules file: the values stay (the chart's interface does not depend on it) but do nothing.
       valuePath('prometheusRule.enabled');
       valuePath('prometheusRule.labels');
+      valuePath('prometheusRule.force');
     } else {
       addObject<IPrometheusRule>(
         this,
         'prometheusrule',
-        { file: 'prometheusrule.yaml', when: valuePath('prometheusRule.enabled') },
+        {
+          file: 'prometheusrule.yaml',
+          when: `and ${valuePath('prometheusRule.enabled')} ${servedOr(valuePath('prometheusRule.force'), 'monitoring.coreos.com/v1', 'PrometheusRule')}`,
+        },
         {
           apiVersion: 'monitoring.coreos.com/v1',
           kind: 'PrometheusRule',

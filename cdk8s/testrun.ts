@@ -2,7 +2,7 @@
 // Prometheus by k6's remote-write output. Off unless testRun.enabled.
 import { Construct } from 'constructs';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
-import { addObject, fullname, meta } from './base';
+import { addObject, fullname, meta, servedOr } from './base';
 import { tpl } from './helm';
 import { num, str, valuePath, yamlOf } from './values';
 import { containerSecurityContext, podSecurityContext } from './workloads';
@@ -24,7 +24,10 @@ export class LoadTestRun extends Construct {
     addObject<TestRunBody>(
       this,
       'testrun',
-      { file: 'loadtest-testrun.yaml', when: valuePath('testRun.enabled') },
+      {
+        file: 'loadtest-testrun.yaml',
+        when: `and ${valuePath('testRun.enabled')} ${servedOr(valuePath('testRun.force'), 'k6.io/v1alpha1', 'TestRun')}`,
+      },
       {
         apiVersion: 'k6.io/v1alpha1',
         kind: 'TestRun',

@@ -401,6 +401,10 @@ export const valuesSpec: Group = g('', {
     ),
     kedaPollingInterval: v(15, 'KEDA polling interval, seconds.', posInt),
     kedaCooldownPeriod: v(300, 'KEDA cooldown period, seconds.', posInt),
+    forceKeda: v(
+      false,
+      'Render even when the API server does not serve keda.sh/v1alpha1 ScaledObject (`helm template` without --api-versions, or its CRD installed in the same step); by default it is left out on clusters without it.',
+    ),
   }),
   postgres: g('The PostgreSQL server behind PgBouncer; sizes the connection pools.', {
     host: v('postgres', 'Host PgBouncer connects to.', { minLength: 1 }),
@@ -487,16 +491,40 @@ export const valuesSpec: Group = g('', {
       {},
       'Extra labels so your Prometheus selects the ServiceMonitors (e.g. `release: kube-prometheus`).',
     ),
+    force: v(
+      false,
+      'Render even when the API server does not serve monitoring.coreos.com/v1 ServiceMonitor (`helm template` without --api-versions, or its CRD installed in the same step); by default it is left out on clusters without it.',
+    ),
   }),
   prometheusRule: g(
     'Alert rules generated from dashboards/rules/alerts.yaml (when the chart was built with it).',
     {
       enabled: v(true, 'Create the PrometheusRule (if the chart contains one).'),
       labels: v({}, 'Extra labels so your Prometheus selects the rule.'),
+      force: v(
+        false,
+        'Render even when the API server does not serve monitoring.coreos.com/v1 PrometheusRule (`helm template` without --api-versions, or its CRD installed in the same step); by default it is left out on clusters without it.',
+      ),
+    },
+  ),
+  operator: g(
+    'The ChallengeService operator (docs/DEPLOY.md): applies this chart for each ChallengeService of the release namespace.',
+    {
+      enabled: v(
+        false,
+        'Deploy the operator (its Deployment, ServiceAccount, Role) instead of, or beside, a Helm-managed service.',
+      ),
+      installCrd: v(true, 'Render the ChallengeService CRD (cluster-scoped, kept on uninstall).'),
+      resyncSeconds: v(300, 'Re-apply every ChallengeService this often (drift repair).', posInt),
+      resources: resources('50m', '128Mi', '500m', '256Mi', 'the operator container'),
     },
   ),
   testRun: g('k6-operator TestRun for load tests in the cluster (off by default).', {
     enabled: v(false, 'Create the TestRun (starts a test on install).'),
+    force: v(
+      false,
+      'Render even when the API server does not serve k6.io/v1alpha1 TestRun (`helm template` without --api-versions, or its CRD installed in the same step); by default it is left out on clusters without it.',
+    ),
     parallelism: v(4, 'Number of k6 runner pods.', posInt),
     scriptConfigMap: v('challenge-loadtest', 'Existing ConfigMap holding the k6 script.', { minLength: 1 }),
     scriptFile: v('scenario.js', 'Key (file name) of the script in that ConfigMap.', { minLength: 1 }),

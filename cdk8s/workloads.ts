@@ -186,7 +186,7 @@ export const serviceProbes = (): Pick<IContainer, 'startupProbe' | 'livenessProb
   readinessProbe: httpProbe('/readyz', 5, 2),
 });
 
-const tmpVolume = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } };
+export const tmpVolume = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } };
 const tmpMount = { name: 'tmp', mountPath: '/tmp' };
 
 export function topologySpread(component: Component): ITopologySpreadConstraint[] {

@@ -10,7 +10,13 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const HELM = path.join(ROOT, '.tools', 'bin', 'helm');
 export const CHART_DIR = path.join(ROOT, 'charts', 'challenge-service');
 export const VALUE_SETS_DIR = path.join(__dirname, 'values');
-export const VALUE_SETS = ['minimal', 'production-keda', 'external', 'catalog-kubernetes'] as const;
+export const VALUE_SETS = [
+  'minimal',
+  'production-keda',
+  'external',
+  'catalog-kubernetes',
+  'operator',
+] as const;
 const K6_CRD = '/work/shared/fixtures/crds/k6.io_testruns.yaml';
 
 export type K8sObject = {
@@ -34,9 +40,31 @@ export function helm(args: string[]): HelmResult {
 
 export const valuesFile = (set: string): string => path.join(VALUE_SETS_DIR, `${set}.yaml`);
 
-/** `helm template` of the chart (hooks included); throws with helm's message when it fails. */
-export function renderText(opts: { valueSet?: string; set?: string[]; chartDir?: string } = {}): string {
+/** APIs of the third-party CRDs the chart can use (../shared/fixtures/crds), as `--api-versions`. */
+export const THIRD_PARTY_APIS = [
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+  'keda.sh/v1alpha1/ScaledObject',
+  'k6.io/v1alpha1/TestRun',
+] as const;
+
+/**
+ * `helm template` of the chart (hooks included); throws with helm's message when it fails. Renders
+ * as for a cluster serving the third-party APIs unless `bare` (then they are left out).
+ */
+export function renderText(
+  opts: {
+    valueSet?: string;
+    set?: string[];
+    chartDir?: string;
+    bare?: boolean;
+    apiVersions?: readonly string[];
+  } = {},
+): string {
   const args = ['template', 'rel', opts.chartDir ?? CHART_DIR, '--namespace', 'games'];
+  for (const api of [...(opts.bare ? [] : THIRD_PARTY_APIS), ...(opts.apiVersions ?? [])]) {
+    args.push('--api-versions', api);
+  }
   if (opts.valueSet) args.push('-f', valuesFile(opts.valueSet));
   for (const s of opts.set ?? []) args.push('--set', s);
   const r = helm(args);
