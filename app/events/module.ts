@@ -8,6 +8,7 @@ import type { Goal } from '../catalog/types';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
+import { startGrpcIngest, type GrpcIngest } from './grpc';
 import { registerIngestRoute } from './ingest';
 import { MemoryEventQueue, type EventQueue } from './queue';
 import { RedisEventQueue } from './redisQueue';
@@ -86,7 +87,12 @@ export function workerOptions(cfg: Config): Partial<WorkerOptions> {
  * One factory per service: the api and worker roles of one process share the queue and bus (and
  * their Redis connections), closed when the last of them stops.
  */
-export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
+export interface EventsModuleOptions {
+  /** Also serve the platform's gRPC event delivery (GRPC_PORT) on api pods; told the bound port. */
+  grpc?: boolean | { onListening?: (port: number) => void };
+}
+
+export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOptions = {}): ModuleFactory {
   let infra: EventsInfra | undefined;
   let users = 0;
   const acquire = (cfg: Config): EventsInfra => {
@@ -122,6 +128,29 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
         presenceRefreshMs: cfg.WS_PRESENCE_REFRESH_MS,
       });
       await hub.start();
+      let grpcIngest: GrpcIngest | undefined;
+      if (opts.grpc && cfg.GRPC_ENABLED) {
+        grpcIngest = await startGrpcIngest({
+          host: cfg.HOST,
+          port: cfg.GRPC_PORT,
+          namespace: cfg.AB_NAMESPACE,
+          devMode: cfg.DEV_MODE,
+          auth: ctx.auth,
+          queue: shared.queue,
+          clock: ctx.clock,
+          limits: ctx.limits,
+          admission: ctx.admission,
+          deadlineMs: cfg.REQUEST_DEADLINE_MS,
+          log: ctx.log.child({ module: 'events-grpc' }),
+        });
+        ctx.log.info(
+          { grpcPort: grpcIngest.port, namespace: cfg.AB_NAMESPACE },
+          'gRPC event ingest listening',
+        );
+        if (!cfg.AB_NAMESPACE)
+          ctx.log.warn('AB_NAMESPACE is not set: gRPC events are refused until it is configured');
+        if (typeof opts.grpc === 'object') opts.grpc.onListening?.(grpcIngest.port);
+      }
       // `claimed` pushes come from the api pod that committed the claim.
       const onClaimed = (userId: string, goal: Goal): void => {
         const target = goal.requirement.targetValue;
@@ -157,6 +186,7 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
         },
         stop: async () => {
           ctx.claimListeners.delete(onClaimed);
+          await grpcIngest?.stop(cfg.SHUTDOWN_GRACE_MS);
           await hub.stop();
           await release();
         },
