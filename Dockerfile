@@ -24,10 +24,12 @@ COPY app/admission/lua/*.lua ./dist/app/admission/lua/
 # ROOT (app/paths.ts) is the first directory upward with package.json and migrations/: /app.
 COPY migrations ./migrations
 COPY examples ./examples
+# The gRPC event ingest loads its .proto files at start (app/events/grpc.ts: <ROOT>/proto).
+COPY proto ./proto
 # Numeric, non-root, and the same uid/gid the chart runs as (podSecurity.runAsUser).
 # Nothing is written at runtime outside /tmp, so the root filesystem can be read-only.
 USER 10001:10001
-EXPOSE 8080 9090
+EXPOSE 8080 9090 6565
 # Node itself is PID 1 and the service handles SIGTERM (drain, then exit); no npm wrapper.
 # Health is checked by the Kubernetes probes on the ops port, not by the image.
 STOPSIGNAL SIGTERM

@@ -63,6 +63,7 @@ const HEADERS = [
   'x-request-id',
   'idempotency-key',
   'x-api-key',
+  'x-mock-user-id', // dev only: app/api/devAuth.ts
 ];
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',

@@ -29,6 +29,7 @@ import { insertClaim } from '../store/claims';
 import { writeGoalStates, type GoalStateWrite } from '../store/goalStates';
 import { initializePlayer, playerExists, readPlayerFacts } from '../store/players';
 import { mintToken, type Authenticator } from './auth';
+import { playerResolver } from './devAuth';
 import { ApiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
 import { openApiDocument } from './openapi';
@@ -55,6 +56,8 @@ export interface ApiDeps {
   log: Logger;
   devMode: boolean;
   devSecret?: string;
+  /** With devMode: X-Mock-User-Id names the player of a request (the reference's auth-off mode). */
+  devMockUserHeader?: boolean;
   random?: () => number;
   /** Called after a claim commits (live push of `claimed`). */
   onClaimed?: (userId: string, goal: Goal, claimId: string) => void;
@@ -126,7 +129,8 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
   const freshAnswer = { key: '', body: '' };
   const b = deps.basePath;
   const random = deps.random ?? Math.random;
-  const player = (ctx: Ctx) => deps.auth.player(ctx.headers.authorization);
+  const resolvePlayer = playerResolver(deps.auth, deps.devMode && deps.devMockUserHeader === true);
+  const player = (ctx: Ctx) => resolvePlayer(ctx.headers);
   const idem = (name: string, h: Handler) => deps.idempotency.wrap(name, h, player);
 
   async function loadFacts(userId: string, now: number): Promise<PlayerFacts> {
