@@ -85,7 +85,9 @@ const schemas: Record<string, Schema> = {
       locked: { type: 'boolean', description: 'Some prerequisite is neither completed nor claimed.' },
       isActive: { type: 'boolean' },
       assignedAt: timestamp('When the goal became active for the player.'),
-      completedAt: timestamp('When progress first reached the target in the current period.'),
+      completedAt: timestamp(
+        'When progress reached the target (the applied event that made it; for claimed goals never after the claim); null unless completed or claimed.',
+      ),
       claimedAt: timestamp('When the reward was claimed in the current period.'),
       expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
       expiresInSeconds: nullable('integer', { minimum: 0 }),
@@ -134,6 +136,7 @@ const schemas: Record<string, Schema> = {
     progress: { type: 'integer', minimum: 0 },
     target: { type: 'integer', minimum: 1 },
     status: schemaRef('GoalStatus'),
+    completedAt: timestamp('When progress reached the target (same value as in the challenge list).'),
   }),
   InitializeResponse: object({
     assignedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
