@@ -8,6 +8,8 @@ import type { Goal } from '../catalog/types';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
+import { playerResolver } from '../api/devAuth';
+import { GdprEraser, gdprAdminRouter, registerGdprRoutes, type GdprDeps } from '../gdpr';
 import { startGrpcIngest, type GrpcIngest } from './grpc';
 import { registerIngestRoute } from './ingest';
 import { MemoryEventQueue, type EventQueue } from './queue';
@@ -18,6 +20,8 @@ import { PushHub } from './ws';
 export interface EventsInfra {
   queue: EventQueue;
   bus: PushBus;
+  /** The command connection (GDPR erasure: its once-a-minute rule and the player's keys). */
+  redis?: Redis;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,7 @@ export function createEventsInfra(cfg: Config): EventsInfra {
   return {
     queue,
     bus,
+    redis: cmd,
     async close() {
       await queue.close();
       await bus.close();
@@ -169,9 +174,25 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
           .catch((err: unknown) => ctx.log.warn({ err }, 'claimed push failed'));
       };
       ctx.claimListeners.add(onClaimed);
+      const resolvePlayer = playerResolver(ctx.auth, cfg.DEV_MODE && cfg.DEV_MOCK_USER_HEADER);
+      const gdprDeps: GdprDeps = {
+        basePath: cfg.BASE_PATH,
+        db: ctx.db,
+        auth: ctx.auth,
+        queue: shared.queue,
+        clock: ctx.clock,
+        log: ctx.log.child({ module: 'gdpr' }),
+        redis: shared.redis,
+        presenceKey: cfg.EVENTS_PRESENCE_KEY,
+        rateLimitPrefix: cfg.RATE_LIMIT_KEY_PREFIX,
+        player: (c) => resolvePlayer(c.headers),
+      };
+      const eraser = new GdprEraser(gdprDeps);
       return {
         name: 'events-api',
+        admin: gdprAdminRouter(eraser, { auth: ctx.auth, log: gdprDeps.log }),
         routes: (http) => {
+          registerGdprRoutes(http, eraser, gdprDeps);
           registerIngestRoute(http, {
             basePath: cfg.BASE_PATH,
             auth: ctx.auth,
