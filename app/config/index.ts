@@ -205,6 +205,9 @@ export const configSchema = z.object({
   AB_NAMESPACE: optionalString,
   /** With DEV_MODE=1 only: a request without a bearer token acts as the player in X-Mock-User-Id. */
   DEV_MOCK_USER_HEADER: bool.default(false),
+  /** Worker pods delete baselines, selections and completion records of past periods this often. */
+  RETENTION_INTERVAL_MS: int(3600_000, 1000),
+  RETENTION_BATCH: int(5000, 1, 1000000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -9,6 +9,7 @@ import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
 import { playerResolver } from '../api/devAuth';
+import { RetentionJob } from '../gdpr/retention';
 import { GdprEraser, gdprAdminRouter, registerGdprRoutes, type GdprDeps } from '../gdpr';
 import { startGrpcIngest, type GrpcIngest } from './grpc';
 import { registerIngestRoute } from './ingest';
@@ -227,10 +228,17 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
       workerOptions(cfg),
     );
     await worker.start();
+    const retention = new RetentionJob(
+      { db: ctx.db, clock: ctx.clock, log: ctx.log.child({ module: 'retention' }) },
+      cfg.RETENTION_INTERVAL_MS,
+      cfg.RETENTION_BATCH,
+    );
+    retention.start();
     return {
       name: 'events-worker',
       readiness: { name: 'event-queue', check: () => shared.queue.ping() },
       stop: async () => {
+        await retention.stop();
         await worker.stop();
         await release();
       },
