@@ -67,11 +67,23 @@ const MAX_ID = 128;
 
 // ---- request validation (clear 400s that name the field) ----------------------------------
 
+/** The reference's HTTP gateway also took the proto field names; its clients send some of them. */
+const SNAKE_ALIASES: Record<string, string> = {
+  goal_ids: 'goalIds',
+  replace_existing: 'replaceExisting',
+  exclude_active: 'excludeActive',
+  is_active: 'isActive',
+};
+
 function bodyObject(ctx: Ctx): Record<string, unknown> {
   const v = parseJson(ctx.body);
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw badRequest('request body must be a JSON object');
-  return v as Record<string, unknown>;
+  const body = v as Record<string, unknown>;
+  for (const [snake, camel] of Object.entries(SNAKE_ALIASES)) {
+    if (snake in body && !(camel in body)) body[camel] = body[snake];
+  }
+  return body;
 }
 
 function optionalBool(body: Record<string, unknown>, field: string, def: boolean): boolean {

@@ -37,6 +37,27 @@ describe('X-Mock-User-Id with DEV_MODE=1 and DEV_MOCK_USER_HEADER=1', () => {
     expect(res.status).toBe(200);
   });
 
+  test("the reference's k6 session runs unchanged: snake_case batch-select and random-select bodies", async () => {
+    const h = { 'x-mock-user-id': 'mock-k6', 'content-type': 'application/json' };
+    await fetch(`${t.base}/v1/challenges/initialize`, { method: 'POST', headers: h, body: '{}' });
+    const batch = await fetch(`${t.base}/v1/challenges/daily-bounties/goals/batch-select`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({ goal_ids: ['daily-duels'], replace_existing: false }),
+    });
+    expect(batch.status).toBe(200);
+    const b = (await batch.json()) as { selectedGoals: { goalId: string }[] };
+    expect(b.selectedGoals.map((g) => g.goalId)).toContain('daily-duels');
+    const random = await fetch(`${t.base}/v1/challenges/weekly-expeditions/goals/random-select`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({ count: 1, replace_existing: false, exclude_active: true }),
+    });
+    expect(random.status).toBe(200);
+    const r = (await random.json()) as { selectedGoals: { goalId: string; isActive: boolean }[] };
+    expect(r.selectedGoals).toHaveLength(1);
+  });
+
   test('no header and no token: 401 naming both; an over-long header: 400 naming it', async () => {
     const none = await get(t, {});
     expect(none.status).toBe(401);
