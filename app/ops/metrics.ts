@@ -366,6 +366,10 @@ export function bindPgPoolMetrics(name: string, pool: PgPoolLike): () => void {
 
 /** Every metric this module registers (without prom-client's default process/nodejs metrics). */
 export const ALL_METRIC_NAMES: readonly string[] = Object.freeze([
+  'challenge_gdpr_deletions_total',
+  'challenge_retention_deleted_rows_total',
+  'challenge_retention_run_duration_seconds',
+  'challenge_retention_last_success_timestamp_seconds',
   'challenge_http_requests_total',
   'challenge_http_request_duration_seconds',
   IN_FLIGHT_METRIC,
