@@ -28,10 +28,12 @@ COPY migrations ./migrations
 COPY examples ./examples
 # The alert rules the operator's render turns into the PrometheusRule, as `make chart` does.
 COPY dashboards/rules/alerts.yaml ./dashboards/rules/alerts.yaml
+# The gRPC event ingest loads its .proto files at start (app/events/grpc.ts: <ROOT>/proto).
+COPY proto ./proto
 # Numeric, non-root, and the same uid/gid the chart runs as (podSecurity.runAsUser).
 # Nothing is written at runtime outside /tmp, so the root filesystem can be read-only.
 USER 10001:10001
-EXPOSE 8080 9090
+EXPOSE 8080 9090 6565
 # Node itself is PID 1 and the service handles SIGTERM (drain, then exit); no npm wrapper.
 # Health is checked by the Kubernetes probes on the ops port, not by the image.
 STOPSIGNAL SIGTERM

@@ -1,5 +1,5 @@
 // Role selection: api | worker | migrate | all (all = every role in one process, for `make run`).
-import { loadConfig } from './config';
+import { loadConfig, type Config } from './config';
 import { createLogger } from './ops/log';
 import { migrate } from './store/migrate';
 import { startService } from './runtime';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     { port: svc.api?.port, opsPort: svc.opsPort, catalogVersion: svc.catalog.current.version },
     'service started',
   );
-  if (cfg.DEV_MODE && svc.api) printDevBanner(base, svc.opsPort);
+  if (cfg.DEV_MODE && svc.api) printDevBanner(base, svc.opsPort, cfg);
 
   const stop = (signal: string) => {
     log.info({ signal, graceMs: cfg.SHUTDOWN_GRACE_MS }, 'draining');
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-function printDevBanner(base: string, opsPort: number): void {
+function printDevBanner(base: string, opsPort: number, cfg: Config): void {
   const lines = [
     '',
     `challenge service (dev mode) on ${base}   ops: http://127.0.0.1:${opsPort}/metrics`,
@@ -64,6 +64,20 @@ function printDevBanner(base: string, opsPort: number): void {
     `    -d '{"events":[{"eventId":"e1","userId":"player-1","type":"login","occurredAt":"'$(date -u +%FT%TZ)'"}]}'`,
     '',
   ];
+  if (cfg.GRPC_ENABLED) {
+    const grpcAddr = `127.0.0.1:${cfg.GRPC_PORT}`;
+    lines.push(
+      `gRPC event ingest (the platform's event delivery) on ${grpcAddr}, namespace "${cfg.AB_NAMESPACE}":`,
+      `  grpcurl -plaintext ${grpcAddr} list`,
+      `  grpcurl -plaintext -d '{"id":"g1","userId":"player-1","namespace":"${cfg.AB_NAMESPACE}"}' \\`,
+      `    ${grpcAddr} accelbyte.iam.account.v1.UserAuthenticationUserLoggedInService/OnMessage`,
+      `  grpcurl -plaintext -d '{"id":"g2","userId":"player-1","namespace":"${cfg.AB_NAMESPACE}","payload":{"statCode":"matches_won","latestValue":3}}' \\`,
+      `    ${grpcAddr} accelbyte.social.statistic.v1.StatisticStatItemUpdatedService/OnMessage`,
+      '',
+    );
+  }
+  if (cfg.DEV_MOCK_USER_HEADER)
+    lines.push(`mock player header on: curl -s -H "X-Mock-User-Id: player-1" ${base}/v1/challenges`, '');
   process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -5,5 +5,5 @@ import { rewardsModule } from './rewards/module';
 import type { ModuleFactory } from './runtime';
 
 export function serviceModules(): ModuleFactory[] {
-  return [catalogModule, rewardsModule, eventsModule()];
+  return [catalogModule, rewardsModule, eventsModule(undefined, { grpc: true })];
 }

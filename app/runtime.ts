@@ -162,6 +162,7 @@ export async function startService(
       log,
       devMode: cfg.DEV_MODE,
       devSecret: cfg.JWT_HS256_SECRET,
+      devMockUserHeader: cfg.DEV_MOCK_USER_HEADER,
       random: overrides.random,
       onClaimed: (userId, goal, claimId) => {
         for (const l of claimListeners) l(userId, goal, claimId);

@@ -8,6 +8,8 @@ import { tpl } from './helm';
 export const CHART_NAME = 'challenge-service';
 export const HTTP_PORT = 8080;
 export const OPS_PORT = 9090;
+/** gRPC event ingest of api pods (the platform's event delivery), health and reflection. */
+export const GRPC_PORT = 6565;
 export type Component =
   'api' | 'worker' | 'migrate' | 'pgbouncer' | 'loadtest' | 'app' | 'catalog' | 'operator';
 

@@ -9,7 +9,16 @@ import type { INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
-import { addObject, type Component, fullname, HTTP_PORT, meta, OPS_PORT, selectorLabels } from './base';
+import {
+  addObject,
+  type Component,
+  fullname,
+  GRPC_PORT,
+  HTTP_PORT,
+  meta,
+  OPS_PORT,
+  selectorLabels,
+} from './base';
 import { mergeFrom, tpl, when, whenItems } from './helm';
 import { intStr, itemsOf, num, str, valuePath, yamlOf } from './values';
 import { PROXY_CONNECT_TIMEOUT_SECONDS } from './ingressNginx';
@@ -211,11 +220,13 @@ export class Network extends Construct {
           ports: [tcp(HTTP_PORT)],
         },
         prometheusScrape(),
+        // the platform's event delivery (gRPC ingest)
+        { from: yamlOf<INetworkPolicyPeer[]>('grpc.allowFrom'), ports: [tcp(GRPC_PORT)] },
         // k6 runner pods of the in-cluster load test call the api Service directly.
         ...whenItems<INetworkPolicyIngressRule>(valuePath('testRun.enabled'), [
           {
             from: [{ podSelector: { matchLabels: { k6_cr: fullname('loadtest') } } }],
-            ports: [tcp(HTTP_PORT)],
+            ports: [tcp(HTTP_PORT), tcp(GRPC_PORT)],
           },
         ]),
       ],

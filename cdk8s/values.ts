@@ -344,6 +344,21 @@ export const valuesSpec: Group = g('', {
     type: v('ClusterIP', 'api Service type.', { enum: ['ClusterIP', 'NodePort', 'LoadBalancer'] }),
     port: v(8080, 'api Service port for the player API (container port is always 8080).', posInt),
     opsPort: v(9090, 'Service port of the ops endpoints (container port is always 9090).', posInt),
+    grpcPort: v(
+      6565,
+      "api Service port of the gRPC event ingest (the platform's event delivery; container port is always 6565).",
+      posInt,
+    ),
+  }),
+  grpc: g("gRPC event ingest on api pods: the platform's event delivery (docs/EVENTS.md).", {
+    namespace: v(
+      '',
+      'AB_NAMESPACE: the game namespace events must carry. Empty = events are refused (UNAVAILABLE) until set; health and reflection still answer.',
+    ),
+    allowFrom: v(
+      [{ namespaceSelector: {} }],
+      'NetworkPolicy peers allowed to call the gRPC port (`from` entries). Default: pods of any namespace; narrow it to the platform connector, or add an ipBlock for callers outside the cluster.',
+    ),
   }),
   ingress: g('Ingress for ingress-nginx: player API and the WebSocket.', {
     enabled: v(true, 'Create the Ingress objects.'),

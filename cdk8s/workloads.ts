@@ -18,6 +18,7 @@ import {
   addObject,
   type Component,
   fullname,
+  GRPC_PORT,
   HTTP_PORT,
   labels,
   meta,
@@ -79,6 +80,8 @@ export function serviceEnv(role: Role): IEnvVar[] {
     plainEnv('HOST', '0.0.0.0'),
     plainEnv('PORT', String(HTTP_PORT)),
     plainEnv('OPS_PORT', String(OPS_PORT)),
+    plainEnv('GRPC_PORT', String(GRPC_PORT)),
+    { name: 'AB_NAMESPACE', value: str('grpc.namespace') },
     plainEnv('DEV_MODE', '0'),
     { name: 'BASE_PATH', value: str('config.basePath') },
     { name: 'LOG_LEVEL', value: str('config.logLevel') },
@@ -179,6 +182,13 @@ const httpProbe = (path: string, periodSeconds: number, failureThreshold: number
   failureThreshold,
 });
 
+const grpcProbe = (periodSeconds: number, failureThreshold: number): IProbe => ({
+  grpc: { port: GRPC_PORT },
+  periodSeconds,
+  timeoutSeconds: 1,
+  failureThreshold,
+});
+
 /** Startup allows 60 s to boot (catalog load, PG connect); liveness is lenient, readiness quick. */
 export const serviceProbes = (): Pick<IContainer, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> => ({
   startupProbe: httpProbe('/healthz', 2, 30),
@@ -205,6 +215,7 @@ function serviceContainer(role: Role, resourcesPath: string): IContainer {
       ? [
           { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' as const },
           { name: 'ops', containerPort: OPS_PORT, protocol: 'TCP' as const },
+          { name: 'grpc', containerPort: GRPC_PORT, protocol: 'TCP' as const },
         ]
       : role === 'worker'
         ? [{ name: 'ops', containerPort: OPS_PORT, protocol: 'TCP' as const }]
@@ -222,6 +233,8 @@ function serviceContainer(role: Role, resourcesPath: string): IContainer {
       ...(role === 'migrate' ? [] : [{ name: 'catalog', mountPath: CATALOG_DIR, readOnly: true }]),
     ],
     ...(role === 'migrate' ? {} : serviceProbes()),
+    // api: liveness also asks the gRPC health service, so a pod whose event ingest stopped answering is restarted.
+    ...(role === 'api' ? { livenessProbe: grpcProbe(10, 3) } : {}),
     ...(role === 'api'
       ? { lifecycle: { preStop: { sleep: { seconds: num('api.preStopSleepSeconds') } } } }
       : {}),
@@ -340,6 +353,7 @@ export class ServiceWorkloads extends Construct {
           ports: [
             { name: 'http', port: num('service.port'), targetPort: 'http', protocol: 'TCP' },
             { name: 'ops', port: num('service.opsPort'), targetPort: 'ops', protocol: 'TCP' },
+            { name: 'grpc', port: num('service.grpcPort'), targetPort: 'grpc', protocol: 'TCP' },
           ],
         },
       },

@@ -15,6 +15,11 @@ export class KnownPlayers {
     return true;
   }
 
+  /** A player whose data was erased is unknown again. */
+  forget(userId: string): void {
+    this.seen.delete(userId);
+  }
+
   remember(userId: string): void {
     if (this.maxEntries <= 0) return;
     this.seen.delete(userId);

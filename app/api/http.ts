@@ -113,6 +113,7 @@ const HEADERS = [
   'x-request-id',
   'idempotency-key',
   'x-api-key',
+  'x-mock-user-id', // dev only: app/api/devAuth.ts
   'x-server-timing',
 ];
 const STATUS_TEXT: Record<number, string> = {

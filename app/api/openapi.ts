@@ -12,6 +12,7 @@ export const OPENAPI_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
   { method: 'POST', path: '/v1/challenges/{challengeId}/goals/{goalId}/claim' },
   { method: 'GET', path: '/v1/challenges/{challengeId}/rotation' },
   { method: 'POST', path: '/v1/events' },
+  { method: 'DELETE', path: '/v1/users/me/data' },
   { method: 'GET', path: '/v1/ws' },
   { method: 'GET', path: '/healthz' },
   { method: 'GET', path: '/openapi.json' },
@@ -85,7 +86,9 @@ const schemas: Record<string, Schema> = {
       locked: { type: 'boolean', description: 'Some prerequisite is neither completed nor claimed.' },
       isActive: { type: 'boolean' },
       assignedAt: timestamp('When the goal became active for the player.'),
-      completedAt: timestamp('When progress first reached the target in the current period.'),
+      completedAt: timestamp(
+        'When progress reached the target (the applied event that made it; for claimed goals never after the claim); null unless completed or claimed.',
+      ),
       claimedAt: timestamp('When the reward was claimed in the current period.'),
       expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
       expiresInSeconds: nullable('integer', { minimum: 0 }),
@@ -134,6 +137,7 @@ const schemas: Record<string, Schema> = {
     progress: { type: 'integer', minimum: 0 },
     target: { type: 'integer', minimum: 1 },
     status: schemaRef('GoalStatus'),
+    completedAt: timestamp('When progress reached the target (same value as in the challenge list).'),
   }),
   InitializeResponse: object({
     assignedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
@@ -475,6 +479,28 @@ function paths(): Record<string, Record<string, Schema>> {
           ...errors(['400', '401', '403', '413', '429', '500', '503']),
         },
       },
+    },
+    '/v1/users/me/data': {
+      delete: operation({
+        operationId: 'deleteMyData',
+        summary: 'GDPR erasure: every row, queued event and Redis key of the calling player (once a minute).',
+        description:
+          'Answers `{userId, deleted: {<table>: rows, queued_events, redis_keys}}`. A second call within 60 s is 429 (docs/GDPR.md).',
+        responses: {
+          '200': {
+            description: 'Erased; rows deleted per place.',
+            content: {
+              'application/json': {
+                schema: object({
+                  userId: idString,
+                  deleted: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+                }),
+              },
+            },
+          },
+          ...errors(['400', '401', '403', '429', '500', '503']),
+        },
+      }),
     },
     '/v1/ws': {
       get: {

@@ -35,6 +35,7 @@ import {
   readPlayerFacts,
 } from '../store/players';
 import { mintToken, type Authenticator } from './auth';
+import { playerResolver } from './devAuth';
 import { ApiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
 import { openApiDocument } from './openapi';
@@ -61,6 +62,8 @@ export interface ApiDeps {
   log: Logger;
   devMode: boolean;
   devSecret?: string;
+  /** With devMode: X-Mock-User-Id names the player of a request (the reference's auth-off mode). */
+  devMockUserHeader?: boolean;
   random?: () => number;
   /** Called after a claim commits (live push of `claimed`). */
   onClaimed?: (userId: string, goal: Goal, claimId: string) => void;
@@ -70,11 +73,23 @@ const MAX_ID = 128;
 
 // ---- request validation (clear 400s that name the field) ----------------------------------
 
+/** The reference's HTTP gateway also took the proto field names; its clients send some of them. */
+const SNAKE_ALIASES: Record<string, string> = {
+  goal_ids: 'goalIds',
+  replace_existing: 'replaceExisting',
+  exclude_active: 'excludeActive',
+  is_active: 'isActive',
+};
+
 function bodyObject(ctx: Ctx): Record<string, unknown> {
   const v = parseJson(ctx.body);
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw badRequest('request body must be a JSON object');
-  return v as Record<string, unknown>;
+  const body = v as Record<string, unknown>;
+  for (const [snake, camel] of Object.entries(SNAKE_ALIASES)) {
+    if (snake in body && !(camel in body)) body[camel] = body[snake];
+  }
+  return body;
 }
 
 function optionalBool(body: Record<string, unknown>, field: string, def: boolean): boolean {
@@ -132,7 +147,8 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
   const freshAnswer = { key: '', body: '' };
   const b = deps.basePath;
   const random = deps.random ?? Math.random;
-  const player = (ctx: Ctx) => deps.auth.player(ctx.headers.authorization);
+  const resolvePlayer = playerResolver(deps.auth, deps.devMode && deps.devMockUserHeader === true);
+  const player = (ctx: Ctx) => resolvePlayer(ctx.headers);
   /**
    * Shed at the edge: a request of a class admission would refuse right now is answered 503 before
    * its token is verified, its idempotency key looked up, or any Redis or PostgreSQL work is done.

@@ -65,6 +65,7 @@ export function assignedGoalJson(v: GoalView) {
     progress: v.progress,
     target: g.requirement.targetValue,
     status: v.status,
+    completedAt: iso(v.completedAt),
   };
 }
 
@@ -112,7 +113,8 @@ export function assignedGoalText(v: GoalView): string {
   return (
     textOf(v.goal).assignedHead +
     `${v.isActive},"assignedAt":${isoText(v.assignedAt)},"expiresAt":${isoText(v.expiresAt)},` +
-    `"progress":${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}"}`
+    `"progress":${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}",` +
+    `"completedAt":${isoText(v.completedAt)}}`
   );
 }
 

@@ -214,6 +214,18 @@ export const configSchema = z.object({
   /** Messages to a socket with more buffered bytes than this are dropped (and counted). */
   WS_MAX_BUFFERED_BYTES: int(256 * 1024, 1024),
   WS_AUTH_TIMEOUT_MS: int(5000, 100),
+
+  // --- drop-in for the reference (issue 14) ---
+  /** gRPC event ingest (the platform's event delivery), health and reflection; own port. */
+  GRPC_ENABLED: bool.default(true),
+  GRPC_PORT: int(6565, 0, 65535),
+  /** AGS namespace the platform's events must carry; `test` in dev mode (the reference's local setup). */
+  AB_NAMESPACE: optionalString,
+  /** With DEV_MODE=1 only: a request without a bearer token acts as the player in X-Mock-User-Id. */
+  DEV_MOCK_USER_HEADER: bool.default(false),
+  /** Worker pods delete baselines, selections and completion records of past periods this often. */
+  RETENTION_INTERVAL_MS: int(3600_000, 1000),
+  RETENTION_BATCH: int(5000, 1, 1000000),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -228,10 +240,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const cfg = parsed.data;
+  if (cfg.DEV_MOCK_USER_HEADER && !cfg.DEV_MODE) {
+    throw new ConfigError(
+      'invalid configuration: DEV_MOCK_USER_HEADER=1 needs DEV_MODE=1 (it lets any caller act as any player)',
+    );
+  }
   if (cfg.DEV_MODE && !cfg.JWT_HS256_SECRET && !cfg.JWT_PUBLIC_KEY_PEM && !cfg.JWT_JWKS_URL) {
     // Dev mode mints its own tokens; a fixed dev secret keeps tokens valid across restarts.
-    return { ...cfg, JWT_HS256_SECRET: 'dev-secret-change-me-dev-secret-change-me' };
+    return {
+      ...cfg,
+      JWT_HS256_SECRET: 'dev-secret-change-me-dev-secret-change-me',
+      AB_NAMESPACE: cfg.AB_NAMESPACE ?? 'test',
+    };
   }
+  if (cfg.DEV_MODE && !cfg.AB_NAMESPACE) return { ...cfg, AB_NAMESPACE: 'test' };
   if (
     !cfg.JWT_HS256_SECRET &&
     !cfg.JWT_PUBLIC_KEY_PEM &&

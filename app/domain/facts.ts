@@ -43,6 +43,8 @@ export interface PlayerFacts {
   readonly goalStates: ReadonlyMap<string, GoalStateFact>;
   /** key `${goalId}|${periodKey}`. */
   readonly claims: ReadonlyMap<string, ClaimFact>;
+  /** key `${goalId}|${periodKey}` (claim period) -> epoch ms the worker saw the goal completed. */
+  readonly completions?: ReadonlyMap<string, number>;
 }
 
 export const factKey = (a: string, periodKey: string): string => `${a}|${periodKey}`;
@@ -56,5 +58,6 @@ export function emptyFacts(userId: string, createdAt: number): PlayerFacts {
     baselines: new Map(),
     goalStates: new Map(),
     claims: new Map(),
+    completions: new Map(),
   };
 }

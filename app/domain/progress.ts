@@ -81,6 +81,26 @@ function statusOf(progress: number, target: number, claimed: boolean): GoalStatu
   return 'not_started';
 }
 
+/**
+ * When a completed (or claimed) goal was completed: the time the worker recorded when an applied
+ * event made its progress reach the target (goal_completions), never after the claim. Without a
+ * record (completed before records existed, by a catalog change, or read in the moment between the
+ * apply and the record): the claim time, else the last change of its stat. null when not completed.
+ */
+function completedAt(
+  facts: PlayerFacts,
+  goal: Goal,
+  key: string,
+  status: GoalStatus,
+  claimedAt: number | undefined,
+): number | null {
+  if (status !== 'completed' && status !== 'claimed') return null;
+  const recorded = facts.completions?.get(key);
+  if (recorded !== undefined) return claimedAt !== undefined ? Math.min(recorded, claimedAt) : recorded;
+  if (claimedAt !== undefined) return claimedAt;
+  return facts.stats.get(goal.requirement.statCode)?.updatedAt ?? null;
+}
+
 /** Status ignoring prerequisites; memoised per call of `challengeViews` through `cache`. */
 function goalStatus(
   facts: PlayerFacts,
@@ -89,15 +109,19 @@ function goalStatus(
 ): {
   progress: number;
   status: GoalStatus;
+  completedAt: number | null;
   claimedAt: number | null;
   rewardStatus: GoalView['rewardStatus'];
 } {
   const target = goal.requirement.targetValue;
   const progress = clampProgress(rawProgress(facts, goal, now), target);
-  const claim = facts.claims.get(factKey(goal.goalId, claimPeriodKey(goal, now)));
+  const key = factKey(goal.goalId, claimPeriodKey(goal, now));
+  const claim = facts.claims.get(key);
+  const status = statusOf(progress, target, claim !== undefined);
   return {
     progress,
-    status: statusOf(progress, target, claim !== undefined),
+    status,
+    completedAt: completedAt(facts, goal, key, status, claim?.claimedAt),
     claimedAt: claim ? claim.claimedAt : null,
     rewardStatus: claim ? claim.rewardStatus : null,
   };
@@ -149,7 +173,7 @@ export class ViewBuilder {
       locked: this.isLocked(goal),
       isActive: active,
       assignedAt,
-      completedAt: s.status === 'claimed' ? s.claimedAt : null,
+      completedAt: s.completedAt,
       claimedAt: s.claimedAt,
       expiresAt: period ? period.end : null,
       period,

@@ -8,6 +8,10 @@ import type { Goal } from '../catalog/types';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
+import { playerResolver } from '../api/devAuth';
+import { RetentionJob } from '../gdpr/retention';
+import { GdprEraser, gdprAdminRouter, registerGdprRoutes, type GdprDeps } from '../gdpr';
+import { startGrpcIngest, type GrpcIngest } from './grpc';
 import { registerIngestRoute } from './ingest';
 import { MemoryEventQueue, type EventQueue } from './queue';
 import { RedisEventQueue } from './redisQueue';
@@ -17,6 +21,8 @@ import { PushHub } from './ws';
 export interface EventsInfra {
   queue: EventQueue;
   bus: PushBus;
+  /** The command connection (GDPR erasure: its once-a-minute rule and the player's keys). */
+  redis?: Redis;
   close(): Promise<void>;
 }
 
@@ -58,6 +64,7 @@ export function createEventsInfra(cfg: Config): EventsInfra {
   return {
     queue,
     bus,
+    redis: cmd,
     async close() {
       await queue.close();
       await bus.close();
@@ -86,7 +93,12 @@ export function workerOptions(cfg: Config): Partial<WorkerOptions> {
  * One factory per service: the api and worker roles of one process share the queue and bus (and
  * their Redis connections), closed when the last of them stops.
  */
-export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
+export interface EventsModuleOptions {
+  /** Also serve the platform's gRPC event delivery (GRPC_PORT) on api pods; told the bound port. */
+  grpc?: boolean | { onListening?: (port: number) => void };
+}
+
+export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOptions = {}): ModuleFactory {
   let infra: EventsInfra | undefined;
   let users = 0;
   const acquire = (cfg: Config): EventsInfra => {
@@ -122,6 +134,29 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
         presenceRefreshMs: cfg.WS_PRESENCE_REFRESH_MS,
       });
       await hub.start();
+      let grpcIngest: GrpcIngest | undefined;
+      if (opts.grpc && cfg.GRPC_ENABLED) {
+        grpcIngest = await startGrpcIngest({
+          host: cfg.HOST,
+          port: cfg.GRPC_PORT,
+          namespace: cfg.AB_NAMESPACE,
+          devMode: cfg.DEV_MODE,
+          auth: ctx.auth,
+          queue: shared.queue,
+          clock: ctx.clock,
+          limits: ctx.limits,
+          admission: ctx.admission,
+          deadlineMs: cfg.REQUEST_DEADLINE_MS,
+          log: ctx.log.child({ module: 'events-grpc' }),
+        });
+        ctx.log.info(
+          { grpcPort: grpcIngest.port, namespace: cfg.AB_NAMESPACE },
+          'gRPC event ingest listening',
+        );
+        if (!cfg.AB_NAMESPACE)
+          ctx.log.warn('AB_NAMESPACE is not set: gRPC events are refused until it is configured');
+        if (typeof opts.grpc === 'object') opts.grpc.onListening?.(grpcIngest.port);
+      }
       // `claimed` pushes come from the api pod that committed the claim.
       const onClaimed = (userId: string, goal: Goal): void => {
         const target = goal.requirement.targetValue;
@@ -140,9 +175,25 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
           .catch((err: unknown) => ctx.log.warn({ err }, 'claimed push failed'));
       };
       ctx.claimListeners.add(onClaimed);
+      const resolvePlayer = playerResolver(ctx.auth, cfg.DEV_MODE && cfg.DEV_MOCK_USER_HEADER);
+      const gdprDeps: GdprDeps = {
+        basePath: cfg.BASE_PATH,
+        db: ctx.db,
+        auth: ctx.auth,
+        queue: shared.queue,
+        clock: ctx.clock,
+        log: ctx.log.child({ module: 'gdpr' }),
+        redis: shared.redis,
+        presenceKey: cfg.EVENTS_PRESENCE_KEY,
+        rateLimitPrefix: cfg.RATE_LIMIT_KEY_PREFIX,
+        player: (c) => resolvePlayer(c.headers),
+      };
+      const eraser = new GdprEraser(gdprDeps);
       return {
         name: 'events-api',
+        admin: gdprAdminRouter(eraser, { auth: ctx.auth, log: gdprDeps.log }),
         routes: (http) => {
+          registerGdprRoutes(http, eraser, gdprDeps);
           registerIngestRoute(http, {
             basePath: cfg.BASE_PATH,
             auth: ctx.auth,
@@ -157,6 +208,7 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
         },
         stop: async () => {
           ctx.claimListeners.delete(onClaimed);
+          await grpcIngest?.stop(cfg.SHUTDOWN_GRACE_MS);
           await hub.stop();
           await release();
         },
@@ -176,10 +228,17 @@ export function eventsModule(infraOverride?: EventsInfra): ModuleFactory {
       workerOptions(cfg),
     );
     await worker.start();
+    const retention = new RetentionJob(
+      { db: ctx.db, clock: ctx.clock, log: ctx.log.child({ module: 'retention' }) },
+      cfg.RETENTION_INTERVAL_MS,
+      cfg.RETENTION_BATCH,
+    );
+    retention.start();
     return {
       name: 'events-worker',
       readiness: { name: 'event-queue', check: () => shared.queue.ping() },
       stop: async () => {
+        await retention.stop();
         await worker.stop();
         await release();
       },

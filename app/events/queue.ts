@@ -68,6 +68,8 @@ export interface EventQueue {
   /** Forget consumers with nothing pending that have been idle for longer than idleMs. */
   pruneConsumers(idleMs: number): Promise<number>;
   deadLetters(count: number): Promise<DeadLetter[]>;
+  /** Remove every entry (undelivered, pending, dead-lettered) of one player (GDPR); returns how many. */
+  deleteForUser(userId: string): Promise<number>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -148,7 +150,8 @@ export class MemoryEventQueue implements EventQueue {
     const take = (count: number): QueueEntry[] => {
       const out: QueueEntry[] = [];
       while (out.length < count && this.nextUndelivered < this.entries.length) {
-        out.push(this.deliver(this.entries[this.nextUndelivered++]!, name));
+        const e = this.entries[this.nextUndelivered++]!;
+        if (!e.acked) out.push(this.deliver(e, name)); // acked before delivery: erased (GDPR)
       }
       return out;
     };
@@ -247,6 +250,23 @@ export class MemoryEventQueue implements EventQueue {
 
   async deadLetters(count: number): Promise<DeadLetter[]> {
     return this.dead.slice(0, count);
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    let n = 0;
+    for (const e of this.entries) {
+      if (decodeEvent(e.raw)?.userId !== userId) continue;
+      if (!e.acked) n++; // an acked one was counted as a dead letter, or is done
+      e.acked = true;
+      e.raw = '';
+    }
+    for (let i = this.dead.length - 1; i >= 0; i--) {
+      if (decodeEvent(this.dead[i]!.raw)?.userId === userId) {
+        this.dead.splice(i, 1);
+        n++;
+      }
+    }
+    return n;
   }
 
   async ping(): Promise<boolean> {

@@ -309,6 +309,33 @@ export class RedisEventQueue implements EventQueue {
     }));
   }
 
+  /**
+   * GDPR: XDEL (and XACK, for pending ones) every entry of the player in the stream and the
+   * dead-letter stream. Scans both streams in pages: cost grows with the backlog, not the history
+   * (acknowledged entries are trimmed).
+   */
+  async deleteForUser(userId: string): Promise<number> {
+    // Counted once per event: a dead-lettered entry may still sit acknowledged in the stream too.
+    const removed = new Set<string>();
+    for (const stream of [this.opts.stream, this.deadStream]) {
+      let start = '-';
+      for (;;) {
+        const page = (await this.redis.xrange(stream, start, '+', 'COUNT', 1000)) as RawEntry[];
+        const mine = page.filter((r) => decodeEvent(fieldOf(r[1], 'e') ?? '')?.userId === userId);
+        if (mine.length) {
+          const ids = mine.map((r) => r[0]);
+          if (stream === this.opts.stream) await this.redis.xack(stream, this.opts.group, ...ids);
+          await this.redis.xdel(stream, ...ids);
+          for (const r of mine)
+            removed.add(stream === this.opts.stream ? r[0] : (fieldOf(r[1], 'id') ?? r[0]));
+        }
+        if (page.length < 1000) break;
+        start = `(${page[page.length - 1]![0]}`;
+      }
+    }
+    return removed.size;
+  }
+
   async ping(): Promise<boolean> {
     return (await this.redis.ping()) === 'PONG';
   }

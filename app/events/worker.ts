@@ -29,8 +29,11 @@ import {
   eventsUnknownStatTotal,
 } from '../ops/metrics';
 import type { Db } from '../store/db';
+import { factKey } from '../domain/facts';
+import { claimPeriodKey, goalPeriod, ViewBuilder } from '../domain/progress';
+import { insertCompletions, type CompletionRow } from '../store/completions';
 import { readPlayerFacts } from '../store/players';
-import { applyStatChanges, type StatChange } from '../store/stats';
+import { applyStatChanges, type ApplyResult, type StatChange } from '../store/stats';
 import type { PushBus, PushMessage } from './bus';
 import { baselineNeeds, expandEvent, playerPartition } from './expand';
 import { goalChanges } from './pushes';
@@ -130,6 +133,8 @@ export class EventWorker {
   private maintenance: Promise<unknown> = Promise.resolve();
   private nextClaimAt = 0;
   private lastError: unknown;
+  /** `user|goal|period` known to have a completion record (or a claim): no facts read for them. */
+  private readonly completionKnown = new Set<string>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -226,6 +231,7 @@ export class EventWorker {
 
     let fresh = 0;
     let duplicates = 0;
+    const changed: ApplyResult['changed'] = [];
     await Promise.all(
       partitions
         .filter((p) => p.length > 0)
@@ -234,6 +240,7 @@ export class EventWorker {
           fresh += r.fresh;
           duplicates += r.duplicates;
           ackIds.push(...r.committed);
+          changed.push(...r.changed);
         }),
     );
     eventApplyBatchSize.observe(units.length);
@@ -242,6 +249,7 @@ export class EventWorker {
     if (duplicates) eventsDuplicateTotal.inc(duplicates);
 
     await this.ackWithRetry(consumer, ackIds);
+    await this.recordCompletions(catalog, units, changed);
     this.deps.onCommitted?.(entries, Date.now());
     if (pushes) await this.pushAfter(catalog, pushes);
   }
@@ -263,21 +271,27 @@ export class EventWorker {
   private async applyPartition(
     consumer: EventConsumer,
     part: Unit[],
-  ): Promise<{ committed: string[]; fresh: number; duplicates: number }> {
+  ): Promise<{ committed: string[]; fresh: number; duplicates: number; changed: ApplyResult['changed'] }> {
     try {
       const r = await this.applyWithRetry(part.flatMap((u) => u.changes));
-      return { committed: part.map((u) => u.entry.id), fresh: r.freshEvents, duplicates: r.duplicateEvents };
+      return {
+        committed: part.map((u) => u.entry.id),
+        fresh: r.freshEvents,
+        duplicates: r.duplicateEvents,
+        changed: r.changed,
+      };
     } catch (err) {
       if (isTransientDbError(err)) throw err; // abandoned on stop: stays pending
       this.deps.log.warn({ err, entries: part.length }, 'batch failed with a data error; isolating entries');
     }
-    const out = { committed: [] as string[], fresh: 0, duplicates: 0 };
+    const out = { committed: [] as string[], fresh: 0, duplicates: 0, changed: [] as ApplyResult['changed'] };
     for (const unit of part) {
       try {
         const r = await this.applyWithRetry(unit.changes);
         out.committed.push(unit.entry.id);
         out.fresh += r.freshEvents;
         out.duplicates += r.duplicateEvents;
+        out.changed.push(...r.changed);
       } catch (err) {
         if (isTransientDbError(err)) throw err;
         if (unit.entry.deliveries >= this.opts.maxDeliveries) {
@@ -313,6 +327,86 @@ export class EventWorker {
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
       }
+    }
+  }
+
+  // ---- completion times -----------------------------------------------------------------------
+
+  /**
+   * Record when goals were completed: for every (player, stat) this batch changed whose new value
+   * could have reached a goal's target (relative progress never exceeds the value while stats stay
+   * non-negative), the player's facts are read and each goal on that stat that is now completed and
+   * has no record gets one, stamped with the latest occurredAt of the batch's changes to that stat
+   * (not before the goal's current period). Best effort after the ack: a read of a goal without a
+   * record falls back to the stat's last change (domain/progress.ts completedAt).
+   */
+  private async recordCompletions(
+    catalog: Catalog,
+    units: readonly Unit[],
+    changed: ApplyResult['changed'],
+  ): Promise<void> {
+    if (changed.length === 0) return;
+    try {
+      const now = this.deps.clock.now();
+      const candidates = new Map<string, Set<string>>();
+      for (const c of changed) {
+        const goals = catalog.goalsByStat.get(c.statCode);
+        if (!goals) continue;
+        const open = goals.some(
+          (g) =>
+            (c.value < 0 || g.requirement.targetValue <= c.value) &&
+            !this.completionKnown.has(`${c.userId}|${g.goalId}|${claimPeriodKey(g, now)}`),
+        );
+        if (!open) continue;
+        let s = candidates.get(c.userId);
+        if (!s) candidates.set(c.userId, (s = new Set()));
+        s.add(c.statCode);
+      }
+      if (candidates.size === 0) return;
+      const lastAt = new Map<string, number>();
+      for (const u of units) {
+        for (const ch of u.changes) {
+          const k = `${ch.userId}|${ch.statCode}`;
+          lastAt.set(k, Math.max(lastAt.get(k) ?? -Infinity, ch.occurredAt));
+        }
+      }
+      const keys = currentPeriodKeys(now);
+      const rows: CompletionRow[] = [];
+      const known: string[] = [];
+      await Promise.all(
+        [...candidates].map(async ([userId, stats]) => {
+          const facts = await readPlayerFacts(this.deps.db, userId, keys);
+          if (!facts) return;
+          const views = new ViewBuilder(catalog, facts, now);
+          for (const stat of stats) {
+            for (const goal of catalog.goalsByStat.get(stat) ?? []) {
+              const periodKey = claimPeriodKey(goal, now);
+              const k = `${userId}|${goal.goalId}|${periodKey}`;
+              if (this.completionKnown.has(k)) continue;
+              const v = views.view(goal);
+              if (facts.completions?.has(factKey(goal.goalId, periodKey)) || v.status === 'claimed') {
+                known.push(k);
+                continue;
+              }
+              if (v.status !== 'completed') continue;
+              const periodStart = goal.rotation?.onExpiry.resetProgress
+                ? (goalPeriod(goal, now)?.start ?? 0)
+                : 0;
+              const at = Math.min(now, Math.max(lastAt.get(`${userId}|${stat}`) ?? now, periodStart));
+              rows.push({ userId, goalId: goal.goalId, periodKey, completedAt: at });
+              known.push(k);
+            }
+          }
+        }),
+      );
+      await insertCompletions(this.deps.db, rows);
+      if (this.completionKnown.size + known.length > 200_000) this.completionKnown.clear();
+      for (const k of known) this.completionKnown.add(k);
+    } catch (err) {
+      this.deps.log.warn(
+        { err },
+        'recording completion times failed; reads fall back to the stat change time',
+      );
     }
   }
 

@@ -305,6 +305,34 @@ export const websocketMessagesDroppedTotal = new Counter({
 });
 
 // Series of bounded enum labels exist from the start, so rate() and ratio queries see 0, not nothing.
+// --- drop-in for the reference (issue 14): GDPR erasure and retention ---
+export const gdprDeletionsTotal = new Counter<'by'>({
+  name: 'challenge_gdpr_deletions_total',
+  help: 'Players whose data was erased, by who asked (the player or an operator).',
+  labelNames: ['by'],
+  registers,
+});
+export const retentionDeletedRowsTotal = new Counter<'table'>({
+  name: 'challenge_retention_deleted_rows_total',
+  help: 'Expired rows deleted by the retention job, by table.',
+  labelNames: ['table'],
+  registers,
+});
+export const retentionRunDurationSeconds = new Histogram({
+  name: 'challenge_retention_run_duration_seconds',
+  help: 'Duration of one retention run (all tables, all batches).',
+  buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+  registers,
+});
+export const retentionLastSuccessSeconds = new Gauge({
+  name: 'challenge_retention_last_success_timestamp_seconds',
+  help: 'Unix time of the last retention run that finished without error.',
+  registers,
+});
+for (const by of ['player', 'admin'] as const) gdprDeletionsTotal.inc({ by }, 0);
+for (const table of ['stat_baselines', 'goal_states', 'goal_completions'] as const)
+  retentionDeletedRowsTotal.inc({ table }, 0);
+
 for (const result of ['accepted', 'rejected'] as const) eventsIngestedTotal.inc({ result }, 0);
 for (const result of ['claimed', 'conflict'] as const) claimsTotal.inc({ result }, 0);
 for (const path of ['sync', 'relay'] as const) rewardsGrantedTotal.inc({ path }, 0);
@@ -349,6 +377,10 @@ export function bindPgPoolMetrics(name: string, pool: PgPoolLike): () => void {
 
 /** Every metric this module registers (without prom-client's default process/nodejs metrics). */
 export const ALL_METRIC_NAMES: readonly string[] = Object.freeze([
+  'challenge_gdpr_deletions_total',
+  'challenge_retention_deleted_rows_total',
+  'challenge_retention_run_duration_seconds',
+  'challenge_retention_last_success_timestamp_seconds',
   'challenge_http_requests_total',
   'challenge_http_request_duration_seconds',
   'challenge_http_accept_to_answer_seconds',

@@ -8,10 +8,10 @@ import { perDb, statementBatcher, type Batcher } from './batcher';
 // plans are cached per server connection (through PgBouncer a plain statement is re-planned on
 // every call), and concurrent requests share one round trip and one commit (./batcher.ts).
 export const READ_FACTS_SQL =
-  'SELECT r_user AS user_id, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims FROM challenge_players_facts($1::text[], $2::text[])';
+  'SELECT r_user AS user_id, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims, r_completions AS completions FROM challenge_players_facts($1::text[], $2::text[])';
 
 export const INITIALIZE_SQL =
-  'SELECT r_user AS user_id, r_inserted AS inserted, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims FROM challenge_initialize_players($1::text[], $2::boolean[], $3::text[], $4)';
+  'SELECT r_user AS user_id, r_inserted AS inserted, r_created_at AS created_at, r_stats AS stats, r_baselines AS baselines, r_goal_states AS goal_states, r_claims AS claims, r_completions AS completions FROM challenge_initialize_players($1::text[], $2::boolean[], $3::text[], $4)';
 
 type Row = {
   created_at: string | null;
@@ -19,6 +19,7 @@ type Row = {
   baselines: [string, string, string | number][];
   goal_states: [string, string, boolean | null, string | number | null, string | number | null][];
   claims: [string, string, string, string | number, string | null][];
+  completions?: [string, string, string | number][];
 };
 
 const num = (v: string | number): number => (typeof v === 'number' ? v : Number(v));
@@ -56,7 +57,10 @@ function toFacts(userId: string, createdAt: number, row: Row): PlayerFacts {
       rewardStatus: status === 'granted' || status === 'dead' ? status : 'pending',
     });
   }
-  return { userId, createdAt, stats, baselines, goalStates, claims };
+  const completions = new Map<string, number>();
+  for (const [goalId, periodKey, at] of row.completions ?? [])
+    completions.set(factKey(goalId, periodKey), num(at));
+  return { userId, createdAt, stats, baselines, goalStates, claims, completions };
 }
 
 interface ReadItem {

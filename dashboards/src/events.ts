@@ -79,5 +79,34 @@ export function eventsDashboard(): Dashboard {
       ],
       { unit: 's', width: 12 },
     );
+  // issue 14: GDPR erasure and the retention job (docs/GDPR.md)
+  b.row('GDPR erasure and retention')
+    .timeseries(
+      'Players erased',
+      [{ expr: rate('challenge_gdpr_deletions_total', 'by'), legend: '{{by}}' }],
+      { unit: 'ops', description: 'DELETE /v1/users/me/data (player) and the admin route (admin).' },
+    )
+    .timeseries(
+      'Expired rows deleted by retention',
+      [{ expr: rate('challenge_retention_deleted_rows_total', 'table'), legend: '{{table}}' }],
+      { unit: 'ops' },
+    )
+    .timeseries(
+      'Retention run duration and age of the last good run',
+      [
+        {
+          expr: `histogram_quantile(0.95, sum by (le) (rate(challenge_retention_run_duration_seconds_bucket{${NS}}[$__rate_interval])))`,
+          legend: 'run p95',
+        },
+        {
+          expr: `time() - max(challenge_retention_last_success_timestamp_seconds{${NS}})`,
+          legend: 'since last success',
+        },
+      ],
+      {
+        unit: 's',
+        description: 'Runs every RETENTION_INTERVAL_MS (1 h); alert when the age passes a few intervals.',
+      },
+    );
   return b.build();
 }

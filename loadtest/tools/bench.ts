@@ -66,6 +66,13 @@ const ORDER = [
   ...(process.argv.includes('--only') ? ['burst'] : []),
   'init-new-heavy',
   'list-heavy',
+  // the reference's own workloads (issue 14), at its rates and at 10x them
+  'ref-sessions',
+  'ref-sessions-10x',
+  'ref-init-only',
+  'ref-combined',
+  'ref-init-only-10x',
+  'ref-combined-10x',
 ];
 
 function arg(name: string): string | undefined {
@@ -175,8 +182,10 @@ class Stack {
 
   async up(): Promise<void> {
     const [port, ops, wops] = [await freePort(), await freePort(), await freePort()];
+    const grpcPort = await freePort();
     const env = {
       ...process.env,
+      GRPC_PORT: String(grpcPort), // the api's gRPC event ingest (the platform's delivery)
       CHALLENGE_CATALOG: catalogs[this.catalog],
       STACK_PORT: String(port),
       STACK_OPS_PORT: String(ops),
@@ -187,7 +196,7 @@ class Stack {
     log(`stack up (${this.catalog}) in ${this.dir}`);
     const code = await run(path.join(root, 'scripts/stack.sh'), ['up', this.dir], env);
     if (code !== 0) throw new Error(`scripts/stack.sh up failed (${code})`);
-    this.env = readEnvFile(path.join(this.dir, 'env'));
+    this.env = { ...readEnvFile(path.join(this.dir, 'env')), GRPC_ADDR: `127.0.0.1:${grpcPort}` };
     this.apiPid = Number(readFileSync(path.join(this.dir, 'api.pid'), 'utf8').trim());
     this.workerPid = Number(readFileSync(path.join(this.dir, 'worker.pid'), 'utf8').trim());
     const services = path.join(this.dir, 'services');
@@ -389,7 +398,11 @@ async function runScenario(
     PROFILE: profile,
     PARAMS_PATH: path.join(root, 'loadtest/params.json'),
     SUMMARY_PATH: summaryPath,
-    RUN_ID: `${runId}${name.replace(/[^a-z]/g, '').slice(0, 6)}`,
+    // (the reference's workloads keep their digits: ref-combined and ref-combined-10x differ)
+    RUN_ID: name.startsWith('ref-')
+      ? `${runId}${name.replace(/[^a-z0-9]/g, '').slice(3)}`
+      : `${runId}${name.replace(/[^a-z]/g, '').slice(0, 6)}`,
+    PROTO_DIR: path.join(root, 'proto'),
   };
   if (name === 'burst' && capacity) env.CAPACITY = String(Math.round(capacity));
   {
@@ -411,6 +424,12 @@ async function runScenario(
       claim: ['c', arrivals(Number(ex.rate ?? 0))],
       mixed: ['m', Number((def as Record<string, unknown>).population ?? 100000)],
     };
+    for (const ref of ['', '-10x']) {
+      const initArrivals = Math.ceil(Number(ex.initRate ?? 0) * parseSeconds(ex.initDuration) * 1.1) + 100;
+      plan[`ref-combined${ref}`] = ['g', Number(ex.pool ?? 1000) + initArrivals];
+      plan[`ref-init-only${ref}`] = ['i', Number(ex.pool ?? 1000)];
+      plan[`ref-sessions${ref}`] = ['v', Number(ex.vus ?? 150)];
+    }
     const entry = plan[name];
     if (entry && entry[1] > 0) {
       const [letter, wanted] = entry;

@@ -148,6 +148,22 @@ describe.each([
     await c.close();
   });
 
+  test('deleteForUser (GDPR) removes one player entries: undelivered, pending and dead-lettered; others stay', async () => {
+    await h.queue.append([0, 1, 2, 3, 4, 5, 6, 7, 8].map(ev)); // users u0, u1, u2 in turn
+    const c = await h.queue.consumer('c1');
+    const first = await c.read(4, 100); // e0..e3 pending
+    await c.deadLetter(first[1]!, 'boom'); // e1 (u1)
+    await c.deadLetter(first[0]!, 'boom'); // e0 (u0)
+    expect(await h.queue.deleteForUser('u0')).toBe(3); // e0 (dead), e3 (pending), e6 (undelivered)
+    expect(eventIds(await c.read(10, 100))).toEqual(['e4', 'e5', 'e7', 'e8']);
+    const c2 = await h.queue.consumer('c2');
+    const claimed = await c2.claimIdle(0, 100);
+    expect(claimed.map((e) => e.event?.userId)).not.toContain('u0');
+    expect(eventIds(claimed)).toEqual(expect.arrayContaining(['e2', 'e4', 'e5', 'e7', 'e8']));
+    expect((await h.queue.deadLetters(10)).map((d) => d.id)).toEqual([first[1]!.id]);
+    expect((await h.queue.stats()).pending).toBe(5);
+  });
+
   test('a payload that is not an event is handed out with event null', async () => {
     await h.appendRaw('{not json');
     const c = await h.queue.consumer('c1');

@@ -101,7 +101,14 @@ describe.each(SETS.map((s) => [label(s), s]))('chart with %s', (_name, set) => {
     for (const { name, pod } of podSpecs(objectsOf(set)).filter((p) => /-(api|worker)$/.test(p.name))) {
       const c = pod.containers[0]!;
       expect([name, get(c, 'readinessProbe.httpGet')]).toEqual([name, { path: '/readyz', port: 'ops' }]);
-      expect([name, get(c, 'livenessProbe.httpGet')]).toEqual([name, { path: '/healthz', port: 'ops' }]);
+      if (name.endsWith('-api')) {
+        // api liveness asks the gRPC health service of the event ingest port (issue 14)
+        expect([name, get(c, 'livenessProbe.grpc')]).toEqual([name, { port: 6565 }]);
+        expect(get(c, 'ports')).toEqual(
+          expect.arrayContaining([expect.objectContaining({ name: 'grpc', containerPort: 6565 })]),
+        );
+      } else
+        expect([name, get(c, 'livenessProbe.httpGet')]).toEqual([name, { path: '/healthz', port: 'ops' }]);
       const tmp = (c.volumeMounts as { name: string; mountPath: string }[]).find(
         (m) => m.mountPath === '/tmp',
       );
@@ -342,7 +349,7 @@ describe('ingress', () => {
     expect(Number(annotation(ws, 'proxy-read-timeout'))).toBeGreaterThanOrEqual(3600);
   });
 
-  it('api NetworkPolicy admits only the ingress controller on 8080 and Prometheus on 9090', () => {
+  it('api NetworkPolicy admits only the ingress controller on 8080, Prometheus on 9090 and the platform on gRPC 6565', () => {
     const rules = get(one(objectsOf(undefined), 'NetworkPolicy', '-api'), 'spec.ingress') as Record<
       string,
       unknown
@@ -350,7 +357,14 @@ describe('ingress', () => {
     expect(rules.map((r) => [get(r, 'ports.0.port'), get(r, 'from.0.podSelector.matchLabels')])).toEqual([
       [8080, { 'app.kubernetes.io/name': 'ingress-nginx' }],
       [9090, { 'app.kubernetes.io/name': 'prometheus' }],
+      [6565, undefined],
     ]);
+    // gRPC: from grpc.allowFrom (default: pods of any namespace)
+    expect(get(rules[2]!, 'from')).toEqual([{ namespaceSelector: {} }]);
+    const svc = one(objectsOf(undefined), 'Service', '-api');
+    expect(get(svc, 'spec.ports')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'grpc', port: 6565, targetPort: 'grpc' })]),
+    );
   });
 });
 

@@ -77,6 +77,7 @@ describe('Dockerfile', () => {
     expect(destOf('package.json')).toBe(workdir);
     expect(destOf('migrations')).toBe(path.posix.join(workdir, 'migrations'));
     expect(destOf('examples')).toBe(path.posix.join(workdir, 'examples'));
+    expect(destOf('proto')).toBe(path.posix.join(workdir, 'proto')); // gRPC ingest's .proto files
     // The limiter scripts: store.ts reads <its own dir>/lua first, then <ROOT>/app/admission/lua.
     const lua = copies.find((c) => c.sources.some((s) => s.startsWith('app/admission/lua')));
     expect(lua?.sources).toEqual(['app/admission/lua/*.lua']);

@@ -370,7 +370,20 @@ describe('status', () => {
 
   test('progress equal to the target is completed (operator >=)', () => {
     const v = view(catalog, facts({ stats: { kills: stat(10, 0, CREATED) } }), 'g');
-    expect(v).toMatchObject({ status: 'completed', claimedAt: null, completedAt: null, rewardStatus: null });
+    // no completion record: completedAt falls back to the stat's last change
+    expect(v).toMatchObject({
+      status: 'completed',
+      claimedAt: null,
+      completedAt: CREATED,
+      rewardStatus: null,
+    });
+    const recorded = at('2026-11-20T09:00:00Z');
+    const withRecord = {
+      ...facts({ stats: { kills: stat(10, 0, CREATED) } }),
+      completions: new Map([['g|', recorded]]),
+    };
+    expect(view(catalog, withRecord, 'g').completedAt).toBe(recorded);
+    expect(view(catalog, facts({ stats: { kills: stat(9, 0, CREATED) } }), 'g').completedAt).toBeNull();
   });
 
   test('a claimed goal is claimed and shows the claim time and reward status', () => {

@@ -1,0 +1,154 @@
+// GDPR erasure of one player (the reference's M6): DELETE {base}/v1/users/me/data (player credential,
+// at most once a minute per player) and DELETE /admin/v1/players/{userId}/data on the ops port
+// (service credential). Removes, in this order: the player's queued and dead-lettered events (so the
+// worker cannot re-create rows), every PostgreSQL row of the player (one transaction), and the
+// Redis keys naming the player (presence, per-player rate limit). Answers the counts per place.
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../api/auth';
+import { ApiError, badRequest, tooManyRequests, unavailable } from '../api/errors';
+import { json, jitteredRetryAfter, type Ctx, type HttpServer } from '../api/http';
+import { knownPlayers } from '../admission/knownPlayers';
+import type { Clock } from '../domain/clock';
+import type { EventQueue } from '../events/queue';
+import { gdprDeletionsTotal } from '../ops/metrics';
+import type { Db } from '../store/db';
+import { deletePlayerRows } from './store';
+
+export const SELF_DELETE_INTERVAL_MS = 60_000;
+
+export interface GdprDeps {
+  basePath: string;
+  db: Db;
+  auth: Authenticator;
+  queue: EventQueue;
+  clock: Clock;
+  log: Logger;
+  /** Redis of the service (rate limit across pods, keys to delete); absent in embedded mode. */
+  redis?: Redis;
+  presenceKey: string;
+  rateLimitPrefix: string;
+  /** How player routes resolve the player (bearer token, or the dev mock header). */
+  player: (ctx: Ctx) => Promise<string>;
+}
+
+export interface DeletionReport {
+  userId: string;
+  deleted: Record<string, number>;
+}
+
+const MAX_ID = 128;
+const hashed = (userId: string) => createHash('sha256').update(userId).digest('hex').slice(0, 32);
+
+export class GdprEraser {
+  /** In-memory stand-in of the once-a-minute rule when there is no Redis (one process). */
+  private readonly recent = new Map<string, number>();
+
+  constructor(private readonly deps: GdprDeps) {}
+
+  /** true when this player may ask now (and books the minute); the key holds a hash, not the id. */
+  async takeSelfDeleteSlot(userId: string): Promise<boolean> {
+    const key = `${this.deps.rateLimitPrefix}gdpr:${hashed(userId)}`;
+    if (this.deps.redis) {
+      return (await this.deps.redis.set(key, '1', 'PX', SELF_DELETE_INTERVAL_MS, 'NX')) === 'OK';
+    }
+    const now = this.deps.clock.now();
+    for (const [k, until] of this.recent) if (until <= now) this.recent.delete(k);
+    if ((this.recent.get(key) ?? 0) > now) return false;
+    this.recent.set(key, now + SELF_DELETE_INTERVAL_MS);
+    return true;
+  }
+
+  async releaseSelfDeleteSlot(userId: string): Promise<void> {
+    const key = `${this.deps.rateLimitPrefix}gdpr:${hashed(userId)}`;
+    this.recent.delete(key);
+    await this.deps.redis?.del(key);
+  }
+
+  async erase(userId: string, by: 'player' | 'admin'): Promise<DeletionReport> {
+    const queued = await this.deps.queue.deleteForUser(userId);
+    const rows = await deletePlayerRows(this.deps.db, userId);
+    let redisKeys = 0;
+    if (this.deps.redis) {
+      const r = this.deps.redis;
+      const [zrem, del] = await Promise.all([
+        r.zrem(this.deps.presenceKey, userId),
+        r.del(`${this.deps.rateLimitPrefix}player:${userId}`),
+      ]);
+      redisKeys = Number(zrem) + Number(del);
+    }
+    knownPlayers(this.deps.db)?.forget(userId);
+    gdprDeletionsTotal.inc({ by });
+    const deleted = { ...rows, queued_events: queued, redis_keys: redisKeys };
+    this.deps.log.info({ by, deleted }, 'player data erased'); // no player id in the log
+    return { userId, deleted };
+  }
+}
+
+function checkUserId(userId: string): string {
+  if (userId.length === 0) throw badRequest('userId must not be empty', { field: 'userId' });
+  if (userId.length > MAX_ID)
+    throw badRequest(`userId is longer than ${MAX_ID} characters`, { field: 'userId', max: MAX_ID });
+  return userId;
+}
+
+const storeUnavailable = () =>
+  unavailable(
+    'storage unavailable; nothing or not all was deleted, retry',
+    jitteredRetryAfter(2),
+    'STORAGE_UNAVAILABLE',
+  );
+
+/** DELETE {base}/v1/users/me/data on the player port. */
+export function registerGdprRoutes(http: HttpServer, eraser: GdprEraser, deps: GdprDeps): void {
+  http.route('del', `${deps.basePath}/v1/users/me/data`, 'delete_my_data', async (ctx) => {
+    const userId = await deps.player(ctx);
+    let booked: boolean;
+    try {
+      booked = await eraser.takeSelfDeleteSlot(userId);
+    } catch {
+      throw storeUnavailable();
+    }
+    if (!booked) {
+      throw tooManyRequests('data deletion can be requested once a minute', SELF_DELETE_INTERVAL_MS / 1000, {
+        limit: 'gdpr_delete',
+      });
+    }
+    try {
+      return json(200, await eraser.erase(userId, 'player'));
+    } catch (err) {
+      await eraser.releaseSelfDeleteSlot(userId).catch(() => undefined);
+      if (err instanceof ApiError) throw err;
+      deps.log.warn({ err }, 'player data erasure failed');
+      throw storeUnavailable();
+    }
+  });
+}
+
+/** DELETE /admin/v1/players/{userId}/data on the ops port (service credential). */
+export function gdprAdminRouter(eraser: GdprEraser, deps: { auth: Authenticator; log: Logger }): Router {
+  const router = express.Router();
+  router.delete('/players/:userId/data', (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers['x-api-key'];
+    const apiKey = Array.isArray(header) ? header[0] : header;
+    deps.auth
+      .service(req.headers.authorization, apiKey)
+      .then(async () => {
+        const userId = checkUserId(req.params.userId ?? '');
+        try {
+          res.json(await eraser.erase(userId, 'admin'));
+        } catch (err) {
+          deps.log.warn({ err }, 'player data erasure failed');
+          throw storeUnavailable();
+        }
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof ApiError)) return next(e);
+        if (e.retryAfter !== undefined) res.set('retry-after', String(e.retryAfter));
+        res.status(e.status).type('application/json').send(e.body());
+      });
+  });
+  return router;
+}
