@@ -167,7 +167,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     const errorsSeen: Record<string, number> = {};
     for (const a of load.answers) {
       if (a.status >= 200 && a.status < 300) continue;
-      const key = a.status === 0 ? 'no answer (connection)' : `${a.status} ${a.error ?? ''}`.trim();
+      const key = `${a.kind}: ${a.status === 0 ? 'no answer (connection)' : `${a.status} ${a.error ?? ''}`.trim()}`;
       errorsSeen[key] = (errorsSeen[key] ?? 0) + 1;
     }
     const row: FaultRow = {

@@ -182,7 +182,7 @@ export class Load {
     }
     if (r <= 6) return this.player('init', user, 'POST', '/v1/challenges/initialize').then(() => undefined);
     if (r <= 8) return this.player('list', user, 'GET', '/v1/challenges').then(() => undefined);
-    return this.player('select', user, 'POST', '/v1/challenges/daily-quests/goals/random-select', {
+    return this.player('select', user, 'POST', '/v1/challenges/daily-bounties/goals/random-select', {
       count: 1,
     }).then(() => undefined);
   }
