@@ -20,6 +20,7 @@ jest.setTimeout(600_000);
 function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
+      cwd: OUT, // its cache (.schemathesis/) lands under .tmp, not in the checkout
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
