@@ -212,7 +212,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'api-1 SIGKILL',
       process: 'api (1 of 2)',
-      signal: 'SIGKILL, restart after 3 s',
+      signal: 'SIGKILL, then restart',
       inject: () => stack.killNode('api-1'),
       recover: () => stack.restartNode('api-1'),
       notReady: ['api-1'],
@@ -223,7 +223,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'worker-1 SIGKILL',
       process: 'worker (1 of 2)',
-      signal: 'SIGKILL, restart after 3 s',
+      signal: 'SIGKILL, then restart',
       inject: () => stack.killNode('worker-1'),
       recover: () => stack.restartNode('worker-1'),
       notReady: ['worker-1'],
@@ -234,7 +234,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'worker-2 SIGSTOP',
       process: 'worker (1 of 2)',
-      signal: 'SIGSTOP for 3 s, then SIGCONT',
+      signal: 'SIGSTOP, then SIGCONT',
       inject: async () => stack.signalNode('worker-2', 'SIGSTOP'),
       recover: () => stack.signalNode('worker-2', 'SIGCONT'),
       notReady: ['worker-2'],
@@ -245,7 +245,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'PgBouncer SIGKILL',
       process: 'PgBouncer',
-      signal: 'SIGKILL, restart after 3 s',
+      signal: 'SIGKILL, then restart',
       inject: () => stack.killPgBouncer(),
       recover: () => stack.restartPgBouncer(),
       notReady: ['api-1', 'api-2', 'worker-1', 'worker-2'],
@@ -256,7 +256,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'PostgreSQL SIGKILL',
       process: 'PostgreSQL',
-      signal: 'SIGKILL of every server process, restart (crash recovery) after 3 s',
+      signal: 'SIGKILL of every server process, then restart (crash recovery)',
       inject: () => stack.killPostgres(),
       recover: () => stack.restartPostgres(),
       notReady: ['api-1', 'api-2', 'worker-1', 'worker-2'],
@@ -267,7 +267,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     await runFault({
       name: 'Redis SIGKILL',
       process: 'Redis',
-      signal: 'SIGKILL, restart after 3 s',
+      signal: 'SIGKILL, then restart',
       inject: () => stack.killRedis(),
       recover: () => stack.restartRedis(),
       notReady: ['worker-1', 'worker-2'],

@@ -50,6 +50,18 @@ describe('parsers in-process', () => {
     fc.assert(
       fc.property(
         fc.oneof(
+          // Well-formed events with arbitrary ids and values: the accepting branch gets cases too.
+          fc.record({
+            eventId: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+            userId: fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+            type: fc.constant('stat'),
+            statCode: fc.stringMatching(/^[a-z_]{1,20}$/),
+            value: fc.integer({ min: 0, max: 1_000_000 }),
+            mode: fc.constantFrom('set', 'increment'),
+            occurredAt: fc
+              .integer({ min: 0, max: 3_600_000 })
+              .map((ago) => new Date(Date.now() - ago).toISOString()),
+          }),
           fc.anything(),
           fc.record(
             {
@@ -77,6 +89,37 @@ describe('parsers in-process', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  test('validateEvent: every well-formed stat event is accepted unchanged', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.constantFrom('set', 'increment'),
+        (eventId, userId, value, mode) => {
+          const r = validateEvent(
+            {
+              eventId,
+              userId,
+              type: 'stat',
+              statCode: 'matches_won',
+              value,
+              mode,
+              occurredAt: new Date().toISOString(),
+            },
+            Date.now(),
+          );
+          expect(Array.isArray(r) ? r : { eventId: r.eventId, userId: r.userId }).toEqual({
+            eventId,
+            userId,
+          });
+          count('well-formed stat event (in-process)', 'accepted');
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 
@@ -169,7 +212,7 @@ describe('routes over HTTP on the real service', () => {
       fc.asyncProperty(bodyArb, async (body) => {
         await send(cls, 'POST', route, body);
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -203,7 +246,7 @@ describe('routes over HTTP on the real service', () => {
             expect(typeof (r.json as { details: { field?: unknown } }).details.field).toBe('string');
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -221,7 +264,7 @@ describe('routes over HTTP on the real service', () => {
         );
         await send('path/query parameters', 'POST', `/v1/challenges/${enc(a)}/goals/${enc(b)}/claim`);
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -240,7 +283,7 @@ describe('routes over HTTP on the real service', () => {
           expect(r.status).toBe(401);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 });
