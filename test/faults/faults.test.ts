@@ -10,7 +10,8 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { sql } from '../helpers/events';
 import { Load } from './load';
-import { DEADLINE_MS, FaultStack, ROOT, type NodeName } from './stack';
+import { mintToken } from '../../app/api/auth';
+import { API_KEY, DEADLINE_MS, FaultStack, ROOT, SECRET, type NodeName } from './stack';
 
 jest.setTimeout(180_000);
 
@@ -69,6 +70,8 @@ describe('fault injection: real processes, real signals, steady load', () => {
     recover: () => Promise<void> | void;
     /** Readiness endpoints that must report false while the fault lasts. */
     notReady: NodeName[];
+    /** Checks of this fault's own, after recovery. */
+    after?: () => Promise<void>;
   }
 
   async function runFault(f: Fault): Promise<FaultRow> {
@@ -205,17 +208,106 @@ describe('fault injection: real processes, real signals, steady load', () => {
     // The load did real work in this test.
     expect(acked.length).toBeGreaterThan(50);
     expect(claimRows.length).toBeGreaterThan(0);
+    await f.after?.();
     return row;
   }
 
-  test('api-1 SIGKILL under load, restarted', async () => {
+  /**
+   * A claim with an Idempotency-Key in flight on api-1 when it is killed: its grant is held by the
+   * fake platform (slow answer), so the claim has committed and the key is still in progress.
+   */
+  const held = {
+    user: 'held-claimant',
+    key: 'held-claim-key-1',
+    sent: undefined as Promise<unknown> | undefined,
+  };
+  const CLAIM = '/v1/challenges/starter-path/goals/first-steps/claim';
+  async function claimInFlightThenKill(): Promise<void> {
+    const token = (await mintToken(SECRET, held.user)).token;
+    const [api1, api2] = stack.apiBases();
+    await fetch(`${api2}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify({
+        events: [
+          {
+            eventId: 'held-tutorial',
+            userId: held.user,
+            type: 'stat',
+            statCode: 'tutorial_steps_done',
+            mode: 'set',
+            value: 1,
+            occurredAt: new Date().toISOString(),
+          },
+        ],
+      }),
+    });
+    const direct = stack.env.DATABASE_DIRECT_URL!;
+    const until = Date.now() + 20_000;
+    while (
+      (await sql(direct, "SELECT 1 FROM processed_events WHERE event_id = 'held-tutorial'")).length === 0
+    ) {
+      if (Date.now() > until) throw new Error('tutorial event not applied');
+      await sleep(100);
+    }
+    stack.platform.behaviour = (d) =>
+      d.rawBody.includes(held.user) ? { status: 200, delayMs: 3000 } : { status: 200 };
+    held.sent = fetch(`${api1}${CLAIM}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'idempotency-key': held.key },
+    }).catch(() => undefined);
+    while (!stack.platform.deliveries.some((d) => d.rawBody.includes(held.user))) {
+      if (Date.now() > until) throw new Error('held claim never reached the platform');
+      await sleep(10);
+    }
+    await stack.killNode('api-1');
+  }
+
+  async function heldClaimResolved(): Promise<void> {
+    stack.platform.behaviour = () => ({ status: 200 });
+    await held.sent;
+    const token = (await mintToken(SECRET, held.user)).token;
+    const api2 = stack.apiBases()[1]!;
+    // The player's retry with the same key: IN_PROGRESS while the dead holder's lock lasts, then taken over.
+    const until = Date.now() + 20_000;
+    let last: { status: number; body: { error?: string } } | undefined;
+    for (;;) {
+      const res = await fetch(`${api2}${CLAIM}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': held.key },
+      });
+      last = { status: res.status, body: (await res.json()) as { error?: string } };
+      if (last.body.error !== 'IDEMPOTENCY_KEY_IN_PROGRESS' || Date.now() > until) break;
+      await sleep(250);
+    }
+    // The claim had committed before the kill: the retry learns it is claimed, not a second claim.
+    expect(last).toMatchObject({ status: 409, body: { error: 'GOAL_ALREADY_CLAIMED' } });
+    const rows = await sql<{ claim_id: string }>(
+      stack.env.DATABASE_DIRECT_URL!,
+      'SELECT claim_id::text FROM claims WHERE user_id = $1',
+      [held.user],
+    );
+    expect(rows).toHaveLength(1);
+    const deadline = Date.now() + 30_000;
+    while (!stack.platform.granted.has(rows[0]!.claim_id) && Date.now() < deadline) await sleep(200);
+    expect(stack.platform.granted.has(rows[0]!.claim_id)).toBe(true);
+    // Delivered possibly more than once (the relay retries what the dead api never marked), always
+    // under the one claim id, so the platform granted it once.
+    const keys = new Set(
+      stack.platform.deliveries.filter((d) => d.rawBody.includes(held.user)).map((d) => d.key),
+    );
+    expect([...keys]).toEqual([rows[0]!.claim_id]);
+  }
+
+  test('api-1 SIGKILL under load (a claim with an Idempotency-Key in flight), restarted', async () => {
     await runFault({
       name: 'api-1 SIGKILL',
       process: 'api (1 of 2)',
       signal: 'SIGKILL, then restart',
-      inject: () => stack.killNode('api-1'),
+      inject: claimInFlightThenKill,
       recover: () => stack.restartNode('api-1'),
       notReady: ['api-1'],
+      after: heldClaimResolved,
     });
   });
 

@@ -137,6 +137,8 @@ export class FaultStack {
       RATE_LIMIT_PLAYER_PER_SEC: '0',
       NEW_PLAYER_BUDGET_PER_SEC: '0',
       SHUTDOWN_GRACE_MS: '2000',
+      // A key left in progress by a killed api is taken over by a retry after this long.
+      IDEMPOTENCY_LOCK_MS: '2000',
     };
   }
 
