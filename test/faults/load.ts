@@ -30,6 +30,8 @@ export class Load {
   readonly answers: Answer[] = [];
   /** eventId -> userId for every event the service acknowledged with 202. */
   readonly acked = new Map<string, string>();
+  /** eventId -> when its 202 arrived (epoch ms). */
+  readonly ackedAt = new Map<string, number>();
   /** Events sent but never acknowledged (every attempt failed): they may or may not be applied. */
   readonly unresolved = new Map<string, string>();
   /** claimId -> user for every claim answered 200. */
@@ -118,8 +120,10 @@ export class Load {
       batch.events.forEach((e, i) => {
         const ev = e as { userId: string; statCode: string };
         this.unresolved.delete(batch.ids[i]!);
-        if (ev.statCode === 'matches_finished') this.acked.set(batch.ids[i]!, ev.userId);
-        else this.readyToClaim.push(ev.userId);
+        if (ev.statCode === 'matches_finished') {
+          this.acked.set(batch.ids[i]!, ev.userId);
+          this.ackedAt.set(batch.ids[i]!, Date.now());
+        } else this.readyToClaim.push(ev.userId);
       });
     } else {
       // A producer retries a batch that was not acknowledged, with the same event ids.

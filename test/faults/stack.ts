@@ -257,8 +257,10 @@ export class FaultStack {
     rmSync(path.join(this.dir, 'redis/redis.pid'), { force: true });
   }
 
-  restartRedis(): void {
+  /** Restart on the same port; `empty`: its data is gone (no append-only file survived). */
+  restartRedis(empty = false): void {
     const d = path.join(this.dir, 'redis');
+    if (empty) rmSync(path.join(d, 'appendonlydir'), { recursive: true, force: true });
     execFileSync(
       'redis-server',
       [
