@@ -76,8 +76,10 @@ describe('fault injection: real processes, real signals, steady load', () => {
     after?: () => Promise<void>;
   }
 
+  let faultSeq = 0;
   async function runFault(f: Fault): Promise<FaultRow> {
-    const prefix = f.name.replace(/[^a-z0-9]+/gi, '').slice(0, 12);
+    // Unique per fault (names share prefixes): players and event ids of one test are its own.
+    const prefix = `f${++faultSeq}${f.name.replace(/[^a-z0-9]+/gi, '').slice(0, 10)}`;
     const load = new Load(stack.apiBases(), prefix, 40);
     load.start();
     await sleep(3000);
