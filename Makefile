@@ -74,8 +74,32 @@ lint: deps-node
 typecheck: deps-node
 	npm run --silent typecheck
 
-test: deps tools kube-tools lint typecheck build
+test: deps tools kube-tools schemathesis lint typecheck build
 	WITH_KUBE=1 scripts/with-services.sh npx jest --ci $(JEST_ARGS)
+
+# --- issue 17: faults and bad input (schemathesis venv, reliability tables) -----------------
+# schemathesis (PyPI) in a venv under .tools/, used by test/integration/schemathesis.test.ts.
+SCHEMATHESIS_VERSION := 4.32.5
+SCHEMATHESIS := $(CURDIR)/.tools/schemathesis/bin/schemathesis
+.PHONY: schemathesis reliability-doc test-faults
+schemathesis: $(SCHEMATHESIS)
+
+$(SCHEMATHESIS):
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
+	rm -rf $(CURDIR)/.tools/schemathesis
+	python3 -m venv $(CURDIR)/.tools/schemathesis
+	$(CURDIR)/.tools/schemathesis/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	@touch $@
+
+# The fault-injection suite alone (it also runs in `make test`).
+test-faults: deps build
+	npx jest --ci test/faults
+
+# Rebuild docs/RELIABILITY.md's tables from the last run's .tmp/reliability/*.json.
+reliability-doc:
+	node scripts/reliability-table.mjs
+# --- end issue 17 ---------------------------------------------------------------------------
 
 # --- production-shaped local stack -------------------------------------------------------
 .PHONY: up down

@@ -110,6 +110,11 @@ export async function startService(
     audience: cfg.JWT_AUDIENCE,
     serviceScope: cfg.SERVICE_TOKEN_SCOPE,
     serviceApiKeys: cfg.SERVICE_API_KEYS,
+    requireExp: cfg.JWT_REQUIRE_EXP,
+    algorithms: cfg.JWT_ALGORITHMS,
+    jwksCacheMaxAgeMs: cfg.JWT_JWKS_CACHE_MAX_AGE_MS,
+    jwksCooldownMs: cfg.JWT_JWKS_COOLDOWN_MS,
+    jwksTimeoutMs: cfg.JWT_JWKS_TIMEOUT_MS,
   });
   const granter = overrides.granter ?? createGranter(cfg, log);
   let draining = false;

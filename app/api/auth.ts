@@ -1,6 +1,14 @@
 // Player and service credentials. Players: JWT (HS256 secret, PEM public key or JWKS URL), `sub` is
 // the player id. Services (events, admin): an API key from a Secret, or a JWT whose `scope` claim
 // holds the configured service scope. A player token on a service route is 403, not 401.
+//
+// Token policy (docs/RELIABILITY.md, "Tokens"): a token must carry `exp` unless JWT_REQUIRE_EXP=0
+// (then it is cached at most 60 s); `nbf` in the future is refused; the algorithm is pinned by the
+// key kind (HS256 for the shared secret, JWT_ALGORITHMS, default RS256, for a PEM key or JWKS), so
+// `alg: none` and HS256 signed with the public key are refused. JWKS keys are cached for
+// JWT_JWKS_CACHE_MAX_AGE_MS after the last successful fetch; an unknown `kid` makes one refetch
+// (at most once per JWT_JWKS_COOLDOWN_MS), and a token whose key cannot be fetched (endpoint down,
+// timeout, bad answer) is answered 503 AUTH_UNAVAILABLE, not 401: a new token would not help.
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
   createRemoteJWKSet,
@@ -11,7 +19,7 @@ import {
   type JWTVerifyGetKey,
   type KeyLike,
 } from 'jose';
-import { forbidden, unauthorized } from './errors';
+import { forbidden, unauthorized, unavailable } from './errors';
 
 export interface AuthConfig {
   hs256Secret?: string;
@@ -21,7 +29,27 @@ export interface AuthConfig {
   audience?: string;
   serviceScope: string;
   serviceApiKeys: readonly string[];
+  /** Refuse tokens without `exp` (default true). */
+  requireExp?: boolean;
+  /** Algorithms accepted with a PEM key or JWKS (default RS256). */
+  algorithms?: readonly string[];
+  jwksCacheMaxAgeMs?: number;
+  jwksCooldownMs?: number;
+  jwksTimeoutMs?: number;
 }
+
+/** The JWKS endpoint could not give us the key (down, slow, bad answer): not the token's fault. */
+class KeySourceUnavailable extends Error {}
+
+/** jose's codes for "the key set answered, and has no (single) key for this token". */
+const KEY_REFUSALS = new Set([
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+  'ERR_JOSE_NOT_SUPPORTED',
+]);
+
+/** Tokens without `exp` (when allowed) are trusted from the cache this long. */
+const NO_EXP_CACHE_MS = 60_000;
 
 export interface Principal {
   kind: 'player' | 'service';
@@ -48,9 +76,24 @@ export class Authenticator {
       const k = createSecretKey(Buffer.from(this.cfg.hs256Secret, 'utf8'));
       this.hs256Key = k;
       this.key = k;
-    } else if (this.cfg.publicKeyPem) this.key = await importSPKI(this.cfg.publicKeyPem, 'RS256');
-    else if (this.cfg.jwksUrl) this.key = createRemoteJWKSet(new URL(this.cfg.jwksUrl));
-    else throw new Error('no JWT verification key configured');
+    } else if (this.cfg.publicKeyPem)
+      this.key = await importSPKI(this.cfg.publicKeyPem, this.algorithms()[0] ?? 'RS256');
+    else if (this.cfg.jwksUrl) {
+      const remote = createRemoteJWKSet(new URL(this.cfg.jwksUrl), {
+        cacheMaxAge: this.cfg.jwksCacheMaxAgeMs ?? 600_000,
+        cooldownDuration: this.cfg.jwksCooldownMs ?? 30_000,
+        timeoutDuration: this.cfg.jwksTimeoutMs ?? 1000,
+      });
+      this.key = async (header, token) => {
+        try {
+          return await remote(header, token);
+        } catch (e) {
+          const code = (e as { code?: unknown }).code;
+          if (typeof code === 'string' && KEY_REFUSALS.has(code)) throw e;
+          throw new KeySourceUnavailable(e instanceof Error ? e.message : String(e));
+        }
+      };
+    } else throw new Error('no JWT verification key configured');
     return this.key;
   }
 
@@ -60,19 +103,27 @@ export class Authenticator {
     const hit = this.cache.get(token);
     if (hit && hit.exp > now) return { principal: hit.principal };
     let payload: JWTPayload;
+    const requireExp = this.cfg.requireExp ?? true;
     try {
       const key = await this.verifierKey();
       const fast = this.hs256Key
-        ? verifyHs256(token, this.hs256Key, now, this.cfg.issuer, this.cfg.audience)
+        ? verifyHs256(token, this.hs256Key, now, this.cfg.issuer, this.cfg.audience, requireExp)
         : null;
-      const opts = { issuer: this.cfg.issuer, audience: this.cfg.audience };
+      const opts = {
+        issuer: this.cfg.issuer,
+        audience: this.cfg.audience,
+        algorithms: [...this.algorithms()],
+        requiredClaims: requireExp ? ['exp'] : [],
+      };
       if (fast) payload = fast;
       else {
         const res =
           typeof key === 'function' ? await jwtVerify(token, key, opts) : await jwtVerify(token, key, opts);
         payload = res.payload;
       }
-    } catch {
+    } catch (e) {
+      if (e instanceof KeySourceUnavailable)
+        throw unavailable('token signing keys are unavailable; retry shortly', 1, 'AUTH_UNAVAILABLE');
       throw unauthorized('invalid or expired token');
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0)
@@ -83,10 +134,14 @@ export class Authenticator {
       kind: scopes.includes(this.cfg.serviceScope) ? 'service' : 'player',
       id: payload.sub,
     };
-    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now + 60_000;
+    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now + NO_EXP_CACHE_MS;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(token, { principal, exp });
     return { principal, payload };
+  }
+
+  private algorithms(): readonly string[] {
+    return this.cfg.algorithms?.length ? this.cfg.algorithms : ['RS256'];
   }
 
   async player(authorization: string | undefined): Promise<string> {
@@ -116,8 +171,8 @@ export class Authenticator {
 /**
  * HS256 compact JWT verification without the general JOSE machinery (a new player's first request
  * always misses the token cache). Same rules as jose for what we accept: header alg HS256 and no
- * `crit`, signature over `header.payload`, exp/nbf against now, iss/aud when configured. Throws on
- * any failure; the caller maps it to 401.
+ * `crit`, signature over `header.payload`, exp/nbf against now, iss/aud when configured, `exp`
+ * present unless requireExp is false. Throws on any failure; the caller maps it to 401.
  */
 export function verifyHs256(
   token: string,
@@ -125,6 +180,7 @@ export function verifyHs256(
   now: number,
   issuer?: string,
   audience?: string,
+  requireExp = true,
 ): JWTPayload {
   const [h, p, sig, extra] = token.split('.');
   if (!h || !p || !sig || extra !== undefined) throw new Error('not a compact JWS');
@@ -140,6 +196,7 @@ export function verifyHs256(
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw new Error('bad payload');
   const sec = Math.floor(now / 1000);
+  if (requireExp && payload.exp === undefined) throw new Error('no exp');
   if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= sec))
     throw new Error('expired');
   if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > sec))

@@ -94,8 +94,8 @@ const schemas: Record<string, Schema> = {
       expiresInSeconds: nullable('integer', { minimum: 0 }),
       period: nullable('string', { description: 'Start of the current rotation period (our addition).' }),
       rewardStatus: {
-        ...schemaRef('RewardStatus'),
-        description: 'Delivery state after a claim (our addition).',
+        oneOf: [schemaRef('RewardStatus'), { type: 'null' }],
+        description: 'Delivery state after a claim, null before one (our addition).',
       },
     },
     [
@@ -175,7 +175,7 @@ const schemas: Record<string, Schema> = {
   },
   SelectResponse: object({
     challengeId: idString,
-    selectedGoals: { type: 'array', items: schemaRef('GoalView') },
+    selectedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
     totalActiveGoals: { type: 'integer', minimum: 0 },
     replacedGoals: { type: 'array', items: idString, description: 'Goals deactivated by replaceExisting.' },
   }),
@@ -195,8 +195,11 @@ const schemas: Record<string, Schema> = {
     challengeId: idString,
     rotation: object({
       enabled: { type: 'boolean', description: 'False when no goal of the challenge rotates.' },
-      type: nullable('string', { enum: ['global', null] }),
-      schedule: nullable('string', { enum: ['daily', 'weekly', 'monthly', null] }),
+      type: nullable('string', { enum: ['global', '', null], description: 'Empty when no goal rotates.' }),
+      schedule: nullable('string', {
+        enum: ['daily', 'weekly', 'monthly', '', null],
+        description: 'Empty when no goal rotates.',
+      }),
       currentPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
       nextPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
     }),

@@ -81,6 +81,32 @@ export const configSchema = z.object({
   JWT_JWKS_URL: optionalString,
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  /** Refuse tokens without an `exp` claim (0 = accept them, trusted from cache at most 60 s). */
+  JWT_REQUIRE_EXP: bool.default(true),
+  /** Algorithms accepted with JWT_PUBLIC_KEY_PEM or JWT_JWKS_URL (comma separated); HS256 is only
+   *  ever accepted with JWT_HS256_SECRET. */
+  JWT_ALGORITHMS: z
+    .string()
+    .default('RS256')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+        )
+        .min(1),
+    ),
+  /** JWKS: keys are used this long after the last successful fetch (also through an outage). */
+  JWT_JWKS_CACHE_MAX_AGE_MS: int(600000, 1000),
+  /** JWKS: an unknown `kid` refetches the set at most this often. */
+  JWT_JWKS_COOLDOWN_MS: int(30000, 0),
+  /** JWKS: one fetch's time limit (below the request deadline). */
+  JWT_JWKS_TIMEOUT_MS: int(1000, 50),
   /** A service token must carry this value in its `scope` claim (space separated). */
   SERVICE_TOKEN_SCOPE: z.string().default('challenge:service'),
   /** Comma-separated API keys accepted as `X-Api-Key` for service routes (from a Secret). */

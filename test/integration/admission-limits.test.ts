@@ -151,11 +151,15 @@ describe.each(limitsVariants)('rate limits contract (%s)', (_name, shared) => {
       shared(),
       log,
     );
+    // Far past every burst of settings(): with the limits on, the 6th player call would be refused.
     for (let i = 0; i < 50; i++) {
-      await limits.player('p');
-      await limits.ingest('c', 1000);
-      await limits.newPlayer(Date.now() + 1000);
+      await expect(limits.player('p')).resolves.toBeUndefined();
+      await expect(limits.ingest('c', 1000)).resolves.toBeUndefined();
+      await expect(limits.newPlayer(Date.now() + 1000)).resolves.toBeUndefined();
     }
+    const on = new StoreRateLimits(settings(), shared(), log);
+    for (let i = 0; i < 5; i++) await on.player('p');
+    expect((await rejection(on.player('p'))).status).toBe(429);
   });
 });
 

@@ -99,21 +99,26 @@ describe('file catalog source', () => {
     // Stat polling off: only fs.watch can see this.
     const { holder, source } = start(cm.file, { useFsWatch: true, pollMs: 0 });
     await source.start();
+    expect(holder.current.version).toBe(versionOf(doc(['a'])));
     const v2 = doc(['a', 'b']);
     cm.update(v2);
     await eventually(() => holder.current.version === versionOf(v2), 'swap after symlink rename');
+    expect(holder.current.goalById.has('b')).toBe(true);
     const v3 = doc(['c']);
     cm.update(v3); // the watch survives the swap (it is on the directory, not the old inode)
     await eventually(() => holder.current.version === versionOf(v3), 'second swap');
+    expect([...holder.current.goalById.keys()]).toEqual(['c']);
   });
 
   test('with fs events unavailable, the periodic stat fallback reloads the file', async () => {
     const cm = new ConfigMapDir(doc(['a']));
     const { holder, source } = start(cm.file, { useFsWatch: false, pollMs: 50 });
     await source.start();
+    expect(holder.current.goalById.has('polled')).toBe(false);
     const v2 = doc(['polled']);
     cm.update(v2);
     await eventually(() => holder.current.version === versionOf(v2), 'reload by polling');
+    expect([...holder.current.goalById.keys()]).toEqual(['polled']);
   });
 
   test('an invalid file keeps the old catalog, counts one failure, and a fixed file is loaded', async () => {

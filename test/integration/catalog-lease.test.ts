@@ -75,12 +75,15 @@ describe('Lease leader election against a fake Kubernetes API', () => {
 
   test('fake API: a follower takes over only after the holder stopped renewing for the lease duration', async () => {
     const a = elector('a', 1);
+    const renewedAt = Date.now();
     expect(await a.tryAcquireOrRenew()).toBe(true); // a holds it and then "crashes" (never renews)
     const b = elector('b', 1);
     b.start();
     await new Promise((r) => setTimeout(r, 300));
     expect(b.isLeader()).toBe(false);
     await eventually(() => b.isLeader(), 'b takes over');
+    // Not before a's lease ran out: a correctness bound (a lower one), not a speed measurement.
+    expect(Date.now() - renewedAt).toBeGreaterThanOrEqual(1000);
     expect(holder()).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
   });
 
@@ -104,5 +107,8 @@ describe('Lease leader election against a fake Kubernetes API', () => {
     const lease = fake.get(FakeKubeApi.leases(NS), LEASE)!;
     fake.apply(FakeKubeApi.leases(NS), LEASE, { ...(lease.spec as object), holderIdentity: 'intruder' });
     await eventually(() => !a.isLeader(), 'a steps down');
+    expect(a.isLeader()).toBe(false);
+    // It stepped down without writing itself back over the other holder.
+    expect(holder()!.holderIdentity).toBe('intruder');
   });
 });

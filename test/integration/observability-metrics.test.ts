@@ -124,7 +124,8 @@ describe('observability: a real workload exposes every metric the dashboards, ru
         value('challenge_catalog_reloads_total', 'result="success"') >= 1 &&
         value('challenge_events_applied_total') >= 2 &&
         s.has('challenge_event_stream_length') &&
-        value('challenge_reward_outbox_pending') + value('challenge_reward_outbox_dead') >= 0 &&
+        s.has('challenge_reward_outbox_pending') &&
+        s.has('challenge_reward_outbox_dead') &&
         (s.get('challenge_event_stream_lag_entries') ?? []).length > 0;
       return ready ? s : undefined;
     }, 30_000);

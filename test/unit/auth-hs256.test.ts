@@ -30,8 +30,13 @@ describe('HS256 verification', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('p')
       .setNotBefore(Math.floor(Date.now() / 1000) + 60)
+      .setExpirationTime('2h')
       .sign(enc);
     expect(() => verifyHs256(future, key, Date.now())).toThrow('not yet valid');
+    // No exp: refused unless the policy allows it (JWT_REQUIRE_EXP=0).
+    const noExp = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('p').sign(enc);
+    expect(() => verifyHs256(noExp, key, Date.now())).toThrow('no exp');
+    expect(verifyHs256(noExp, key, Date.now(), undefined, undefined, false).sub).toBe('p');
     const none = new UnsecuredJWT({ sub: 'p' }).encode();
     expect(() => verifyHs256(none, key, Date.now())).toThrow();
     // jose refuses to sign an unknown critical header, so this one is signed by hand.

@@ -52,15 +52,29 @@ describe('webhook granter against a real local receiver', () => {
     // Independent verification, as a receiver would do it.
     const expected = 'v1=' + createHmac('sha256', SECRET).update(`${ts}.${d.rawBody}`).digest('hex');
     expect(timingSafeEqual(Buffer.from(sig), Buffer.from(expected))).toBe(true);
-    // A different secret or a tampered body does not verify.
-    const wrong = 'v1=' + createHmac('sha256', 'other').update(`${ts}.${d.rawBody}`).digest('hex');
-    expect(sig).not.toBe(wrong);
-    const tampered =
-      'v1=' +
-      createHmac('sha256', SECRET)
-        .update(`${ts}.${d.rawBody.replace('50', '5000')}`)
-        .digest('hex');
-    expect(sig).not.toBe(tampered);
+    // The service's signature binds the secret, the timestamp and the body: deliveries that differ
+    // in any one of them carry different signatures (all three signed by the granter, not the test).
+    const at = (n: number) => () => n;
+    await webhookGranter({ url: rx.url, secret: SECRET, nowSeconds: at(1000) }).grant(req(), signal());
+    await webhookGranter({ url: rx.url, secret: SECRET, nowSeconds: at(1001) }).grant(req(), signal());
+    await webhookGranter({ url: rx.url, secret: SECRET, nowSeconds: at(1000) }).grant(
+      req({ reward: { type: 'WALLET', rewardId: 'COINS', quantity: 5000 } }),
+      signal(),
+    );
+    await webhookGranter({ url: rx.url, secret: 'other-secret', nowSeconds: at(1000) }).grant(
+      req(),
+      signal(),
+    );
+    const sigs = rx.deliveries.slice(1).map((x) => x.headers['x-challenge-signature'] as string);
+    expect(new Set(sigs).size).toBe(4);
+    // ...and each one verifies, with the recipe, only against its own timestamp and body.
+    const [base, laterTs, otherBody] = rx.deliveries.slice(1);
+    const verify = (secret: string, ts: string, body: string, s: string) =>
+      s === 'v1=' + createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');
+    expect(verify(SECRET, '1000', base!.rawBody, sigs[0]!)).toBe(true);
+    expect(verify(SECRET, '1000', laterTs!.rawBody, sigs[1]!)).toBe(false);
+    expect(verify(SECRET, '1000', base!.rawBody, sigs[2]!)).toBe(false);
+    expect(otherBody!.rawBody).toContain('5000');
   });
 
   test('delivers the grant as JSON with the claim id as Idempotency-Key', async () => {
