@@ -9,6 +9,7 @@
 # STACK_API_PORT (8180: first api process, directly; the next ones count up), STACK_API_PROCESSES (1),
 # STACK_NGINX (1), STACK_NGINX_SET ("path=value ..." chart value overrides for nginx),
 # STACK_OPS_PORT (9090; more api processes count up), STACK_WORKER_OPS_PORT (9091),
+# STACK_GRPC_PORT (GRPC_PORT or 6565: gRPC event ingest of the first api process; the next count up),
 # STACK_API_NODE_ARGS / STACK_WORKER_NODE_ARGS (node flags, e.g. --cpu-prof or heap bounds),
 # CHALLENGE_CATALOG (examples/catalog.json), STACK_JWT_SECRET, STACK_API_KEY, LOG_LEVEL.
 # DIR/env holds every URL and credential (source it; k6 reads JWT_SECRET / SERVICE_API_KEY from it).
@@ -103,6 +104,8 @@ up() {
   local port=${STACK_PORT:-8080} ops=${STACK_OPS_PORT:-9090} wops=${STACK_WORKER_OPS_PORT:-9091}
   local nginx=${STACK_NGINX:-1} procs=${STACK_API_PROCESSES:-1}
   local apiport=${STACK_API_PORT:-8180}
+  # gRPC event ingest of each api process (the platform's delivery); more processes count up
+  local grpc=${STACK_GRPC_PORT:-${GRPC_PORT:-6565}}
   [ "$nginx" = 1 ] || apiport=$port
   local catalog=${CHALLENGE_CATALOG:-$root/examples/catalog.json}
   case "$catalog" in /*) ;; *) catalog="$root/$catalog" ;; esac
@@ -132,6 +135,7 @@ export BASE_URL=http://127.0.0.1:$port/challenge
 export API_DIRECT_URL=http://127.0.0.1:$apiport/challenge
 export API_PROCESSES=$procs
 export API_OPS_URL=http://127.0.0.1:$ops
+export GRPC_ADDR=127.0.0.1:$grpc
 export WORKER_OPS_URL=http://127.0.0.1:$wops
 export STACK_DIR=$dir
 ENV
@@ -153,7 +157,7 @@ ENV
     [ "$i" = 0 ] || sfx="-$i"
     # the second and later api processes: ops ports above the worker's
     [ "$i" = 0 ] || o=$((wops + i))
-    (cd "$root" && ROLE=api PORT=$p OPS_PORT=$o exec nohup node ${STACK_API_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/api$sfx.log" 2>&1) &
+    (cd "$root" && ROLE=api PORT=$p OPS_PORT=$o GRPC_PORT=$((grpc + i)) exec nohup node ${STACK_API_NODE_ARGS:-} dist/app/main.js </dev/null >"$dir/api$sfx.log" 2>&1) &
     echo $! >"$dir/api$sfx.pid"
     upstreams="$upstreams${upstreams:+,}127.0.0.1:$p"
     echo "http://127.0.0.1:$o" >"$dir/api$sfx.ops"

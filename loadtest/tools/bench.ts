@@ -185,7 +185,7 @@ class Stack {
     const grpcPort = await freePort();
     const env = {
       ...process.env,
-      GRPC_PORT: String(grpcPort), // the api's gRPC event ingest (the platform's delivery)
+      STACK_GRPC_PORT: String(grpcPort), // the api's gRPC event ingest (the platform's delivery)
       CHALLENGE_CATALOG: catalogs[this.catalog],
       STACK_PORT: String(port),
       STACK_OPS_PORT: String(ops),

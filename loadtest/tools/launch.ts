@@ -131,7 +131,8 @@ class Stack {
   ) {}
 
   async up(): Promise<void> {
-    const [port, apiPort, ops, wops] = [
+    const [port, apiPort, ops, wops, grpc] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -144,6 +145,7 @@ class Stack {
       STACK_API_PORT: String(apiPort),
       STACK_OPS_PORT: String(ops),
       STACK_WORKER_OPS_PORT: String(wops),
+      STACK_GRPC_PORT: String(grpc),
       STACK_API_PROCESSES: String(prof!.apiProcesses),
       // --flame: V8 CPU profile of the api process(es), written when they exit (stack down)
       ...(flame && this.catalog === 'typical'

@@ -191,6 +191,7 @@ describe('graceful shutdown of the api and worker processes (SIGTERM under load)
       HOST: '127.0.0.1',
       PORT: '0',
       OPS_PORT: '0',
+      GRPC_PORT: '0',
       LOG_LEVEL: 'info',
       JWT_HS256_SECRET: SECRET,
       GRANTER: 'webhook',

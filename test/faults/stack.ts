@@ -150,6 +150,7 @@ export class FaultStack {
         ROLE: n.role,
         PORT: String(n.port),
         OPS_PORT: String(n.opsPort),
+        GRPC_PORT: '0', // two api processes on one machine: each its own gRPC port
         EVENTS_CONSUMER: `${n.name}-${Date.now()}`,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
