@@ -354,12 +354,6 @@ export class AdaptiveAdmission implements Admission {
     return this.limiterFor(cls).wouldRefuse(cls, deadline) !== null;
   }
 
-  /** Nothing queued, under a quarter of the limit in use, not shedding on queue delay. */
-  idle(): boolean {
-    const a = this.api;
-    return a.queueDepth === 0 && a.inFlight * 4 < a.limit && !a.shedding;
-  }
-
   private limiterFor(cls: AdmissionClass): AdaptiveLimiter {
     return cls === 'events' ? this.events : this.api;
   }

@@ -13,12 +13,6 @@ export interface Admission {
   check(cls: AdmissionClass, deadline: number): Error | null;
   /** Whether `run` would refuse at once right now; nothing is counted. */
   wouldRefuse(cls: AdmissionClass, deadline: number): boolean;
-  /**
-   * The player pool is idle (nothing queued, a small share of the limit in use, not shedding):
-   * initialize may then run its limiter round trip and its statement together (low-load latency).
-   * Absent = never idle.
-   */
-  idle?(): boolean;
 }
 
 export interface RateLimits {

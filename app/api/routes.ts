@@ -280,16 +280,9 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
           hop?.mark('limits');
           result = await work;
           hop?.mark('db');
-        } else if (deps.admission.idle?.()) {
-          // Low load (the pool idle): the limiter round trip and the statement go together, so
-          // Redis is off the critical path. The slot is still booked (the budget counts this
-          // player); PostgreSQL is not at risk while the pool is idle, and a per-player 429 still
-          // answers (the statement is idempotent).
-          const work = startedEarly(create());
-          await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
-          hop?.mark('limits');
-          result = await work;
         } else {
+          // The fleet budget answers before a new player is written, however idle this pod is: the
+          // budget protects PostgreSQL across the fleet, and a write cannot be taken back.
           const [, slot] = await Promise.all([deps.limits.player(userId), deps.limits.tryNewPlayer()]);
           hop?.mark('limits');
           if (slot) result = await create();

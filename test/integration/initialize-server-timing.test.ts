@@ -1,22 +1,26 @@
 // Initialize at low load on the real service (PostgreSQL through PgBouncer, real adaptive admission):
 // per-hop timings asked for with X-Server-Timing: 1 and answered in Server-Timing (never otherwise);
-// and, while the pool is idle, the statement does not wait for the limiter round trip (the limiter
-// here is a counted stand-in that answers only when the test lets it).
+// and, however idle the pod, a new player is written only once the fleet budget said yes (the
+// limiter here is a scripted stand-in whose budget the test opens and closes; the budget over real
+// Redis is test/integration/redis-http.test.ts).
 import { Client } from 'pg';
 import type { RateLimits } from '../../app/admission';
+import { unavailable } from '../../app/api/errors';
 import { startTestService, type TestService } from '../helpers/service';
 
 describe('initialize at low load', () => {
   let t: TestService;
-  /** While set, tryNewPlayer waits for it: the limiter round trip is "slow". */
-  let gate: Promise<void> | null = null;
+  /** Whether the fleet budget has a slot; when not, newPlayer refuses as the real limiter does. */
+  let budgetFree = true;
   const limits: RateLimits = {
     player: async () => undefined,
-    newPlayer: async () => undefined,
-    tryNewPlayer: async () => {
-      if (gate) await gate;
-      return true;
+    newPlayer: async () => {
+      if (!budgetFree)
+        throw unavailable('new-player initialisation budget exhausted; retry later', 1, 'OVERLOADED', {
+          reason: 'budget_exhausted',
+        });
     },
+    tryNewPlayer: async () => budgetFree,
     ingest: async () => undefined,
   };
   beforeAll(async () => {
@@ -31,14 +35,14 @@ describe('initialize at low load', () => {
       'x-server-timing': '1',
     });
     expect(fresh.status).toBe(200);
-    // idle pool: the statement (admit, db) runs alongside the limiter round trip, in either order
-    expect(hops(fresh.headers.get('server-timing')).sort()).toEqual([
-      'admit',
+    // the limiter round trip (budget) first, then admission and the statement
+    expect(hops(fresh.headers.get('server-timing'))).toEqual([
       'auth',
-      'db',
       'limits',
-      'total',
+      'admit',
+      'db',
       'view',
+      'total',
     ]);
     for (const part of (fresh.headers.get('server-timing') ?? '').split(', '))
       expect(part).toMatch(/^[a-z]+;dur=\d+\.\d{3}$/);
@@ -49,25 +53,24 @@ describe('initialize at low load', () => {
     expect(hops(again.headers.get('server-timing'))).toEqual(['auth', 'limits', 'db', 'view', 'total']);
   });
 
-  it('while the pool is idle, a new player is written before the limiter has answered', async () => {
-    let open!: () => void;
-    gate = new Promise<void>((r) => (open = r));
-    const answer = t.call('overlap-new', 'POST', '/v1/challenges/initialize');
-    const pg = new Client({ connectionString: t.db.directUrl });
-    await pg.connect();
+  it('an idle pod still asks the fleet budget before writing a new player: refused, nothing written', async () => {
+    budgetFree = false;
     try {
-      let rows = 0;
-      while (rows === 0) {
-        rows = (await pg.query("SELECT 1 FROM players WHERE user_id = 'overlap-new'")).rowCount ?? 0;
-        if (rows === 0) await new Promise((r) => setTimeout(r, 20));
+      const r = await t.call('budget-first', 'POST', '/v1/challenges/initialize');
+      expect(r.status).toBe(503);
+      expect(r.body.error).toBe('OVERLOADED');
+      expect(r.body.details.reason).toBe('budget_exhausted');
+      const pg = new Client({ connectionString: t.db.directUrl });
+      await pg.connect();
+      try {
+        const rows = await pg.query("SELECT 1 FROM players WHERE user_id = 'budget-first'");
+        expect(rows.rowCount).toBe(0);
+      } finally {
+        await pg.end();
       }
-      expect(rows).toBe(1); // written while tryNewPlayer is still held
     } finally {
-      await pg.end();
+      budgetFree = true;
     }
-    open();
-    gate = null;
-    expect((await answer).status).toBe(200);
   });
 
   it('sends no Server-Timing unless asked', async () => {
