@@ -1,15 +1,24 @@
 // A redis-server of a test's own on a loopback port: killed with SIGKILL (or frozen) and brought
-// back on the same port with its append-only file, as a crash and restart would.
+// back on the same port with its append-only file (fsynced on every write, so what Redis
+// acknowledged survives the kill), as a crash and restart would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { freePort } from './net';
 
 export class OwnRedis {
   private proc: ChildProcess | undefined;
   readonly dir = mkdtempSync(path.join(tmpdir(), 'own-redis-'));
   constructor(readonly port: number) {}
+
+  /** On a free port, started. */
+  static async create(): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort());
+    await r.start();
+    return r;
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -22,7 +31,7 @@ export class OwnRedis {
   async start(): Promise<void> {
     if (this.proc) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir];
-    args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
+    args.push('--appendonly', 'yes', '--appendfsync', 'always');
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });
     const probe = new Redis(this.url, {
       lazyConnect: true,

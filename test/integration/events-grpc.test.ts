@@ -8,7 +8,7 @@ import { mintToken } from '../../app/api/auth';
 import { LOGIN_SERVICE, loadProtos, STAT_SERVICE } from '../../app/events/grpc';
 import { eventsModule } from '../../app/events/module';
 import { dropEventKeys, eventsEnv, eventually, readStats, sql } from '../helpers/events';
-import { OwnRedis } from '../helpers/ownRedis';
+import { OwnRedis } from '../helpers/own-redis';
 import { startTestService, TEST_API_KEY, TEST_SECRET, type TestService } from '../helpers/service';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- generated client constructors
@@ -300,7 +300,7 @@ describe('gRPC event ingest (production mode: service credential, own Redis)', (
   afterAll(async () => {
     c.close();
     await t.stop();
-    await redis.destroy();
+    await redis.remove();
   });
 
   const stats = async (user: string) => Object.fromEntries(await readStats(t.db.directUrl, user));
