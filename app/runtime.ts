@@ -1,20 +1,21 @@
 // Builds the running service from config: used by main.ts and by in-process integration tests.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Authenticator } from './api/auth';
+import { Authenticator } from './auth/auth';
 import { startApiServer, type ApiServer } from './api/server';
-import type { ApiDeps, IdempotencyWrapper } from './api/routes';
+import type { ApiDeps } from './api/routes';
+import { createIdempotency, type IdempotencyWrapper } from './idempotency';
 import type { HttpServer } from './api/http';
 import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
 import { createProtection } from './admission/setup';
 import { CatalogHolder } from './catalog/holder';
 import { loadCatalogFile } from './catalog/load';
-import type { Goal } from './catalog/types';
+import type { Goal } from './domain/catalog';
 import type { Config } from './config';
 import { AdjustableClock, type Clock } from './domain/clock';
 import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
 import { bindPgPoolMetrics, setCatalogVersion } from './ops/metrics';
-import { createGranter, createIdempotency } from './rewards/factory';
+import { createGranter } from './rewards/factory';
 import type { Granter } from './rewards/granter';
 import { createPool, type Db } from './store/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from './store/embedded';

@@ -3,8 +3,8 @@
 // the deadline, else 503). With Redis, a call that fails or takes longer than `redisTimeoutMs` is
 // answered from per-pod memory instead, and Redis is left alone until a probe finds it back.
 import type { Logger } from 'pino';
-import { jitteredRetryAfter } from '../api/http';
-import { tooManyRequests, unavailable } from '../api/errors';
+import { jitteredRetryAfter } from '../errors';
+import { tooManyRequests, unavailable } from '../errors';
 import { admissionRejectionsTotal, rateLimiterDegraded } from '../ops/metrics';
 import type { RateLimits } from './index';
 import { MemoryLimiterStore, type LimiterStore } from './store';

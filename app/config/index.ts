@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { ROOT } from '../paths';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS_BODY_BYTES } from '../limits';
 
 const bool = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
@@ -127,8 +128,8 @@ export const configSchema = z.object({
    * and the connection is closed (0 = no cap). About capacity x the time an answer may take under load.
    */
   API_MAX_OPEN_REQUESTS: int(1024, 0),
-  MAX_BODY_BYTES: int(1024 * 1024, 1024),
-  MAX_EVENTS_BODY_BYTES: int(4 * 1024 * 1024, 1024),
+  MAX_BODY_BYTES: int(DEFAULT_MAX_BODY_BYTES, 1024),
+  MAX_EVENTS_BODY_BYTES: int(DEFAULT_MAX_EVENTS_BODY_BYTES, 1024),
 
   // --- rewards ---
   GRANTER: z.enum(['log', 'webhook']).default('log'),

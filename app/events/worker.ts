@@ -12,7 +12,7 @@
 //     one after claimIdleMs; re-applying an already committed entry changes nothing (dedup).
 import type { Logger } from 'pino';
 import type { CatalogHolder } from '../catalog/holder';
-import type { Catalog } from '../catalog/types';
+import type { Catalog } from '../domain/catalog';
 import type { Clock } from '../domain/clock';
 import type { PlayerFacts } from '../domain/facts';
 import { periodAt } from '../domain/periods';
@@ -38,6 +38,7 @@ import type { PushBus, PushMessage } from './bus';
 import { baselineNeeds, expandEvent, playerPartition } from './expand';
 import { goalChanges } from './pushes';
 import type { EventConsumer, EventQueue, QueueEntry } from './queue';
+import { isTransientDbError } from '../store/dbErrors';
 
 export interface WorkerOptions {
   /** Entries read per batch (XREADGROUP COUNT). */
@@ -87,15 +88,7 @@ export interface WorkerDeps {
   onCommitted?: (entries: readonly QueueEntry[], committedAt: number) => void;
 }
 
-/** SQLSTATE classes worth retrying in place: connection, resources, operator intervention, system, rollback. */
-const TRANSIENT_CLASSES = new Set(['08', '40', '53', '55', '57', '58', 'XX']);
-
-export function isTransientDbError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  // No SQLSTATE: a network error (ECONNREFUSED, ECONNRESET), a client timeout or a pool error.
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return TRANSIENT_CLASSES.has(code.slice(0, 2));
-}
+export { isTransientDbError };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
