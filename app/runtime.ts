@@ -99,7 +99,8 @@ export async function startService(
   const db = createPool({
     connectionString: dbUrl,
     max: cfg.PG_POOL_MAX,
-    queryTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS,
+    queryTimeoutMs: cfg.PG_QUERY_TIMEOUT_MS,
+    statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS,
   });
   const unbindPool = bindPgPoolMetrics('main', db);
   const clock = overrides.clock ?? new AdjustableClock();

@@ -71,8 +71,10 @@ export const configSchema = z.object({
   DATABASE_DIRECT_URL: optionalString,
   DATA_DIR: z.string().default(path.join(ROOT, '.data')),
   PG_POOL_MAX: int(16, 1, 1000),
-  /** Server-side statement timeout, a backstop behind the request deadline. */
+  /** PostgreSQL's statement_timeout (server-side), set with SET LOCAL in every transaction (app/store/db.ts); 0 = none. */
   PG_STATEMENT_TIMEOUT_MS: int(5000, 0),
+  /** Client-side timeout of every query (pg query_timeout), a backstop behind the request deadline; 0 = none. */
+  PG_QUERY_TIMEOUT_MS: int(5000, 0),
   /** Unset = in-memory limiter, queue and pub/sub. */
   REDIS_URL: optionalString,
 
