@@ -8,6 +8,7 @@ import { createIdempotency, type IdempotencyWrapper } from './idempotency';
 import type { HttpServer } from './api/http';
 import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
 import { createProtection } from './admission/setup';
+import type { KnownPlayers } from './admission/knownPlayers';
 import { CatalogHolder } from './catalog/holder';
 import { loadCatalogFile } from './catalog/load';
 import type { Goal } from './domain/catalog';
@@ -29,6 +30,7 @@ export interface Overrides {
   admission?: Admission;
   limits?: RateLimits;
   idempotency?: IdempotencyWrapper;
+  knownPlayers?: KnownPlayers;
 }
 
 export interface Service {
@@ -67,6 +69,8 @@ export interface ModuleContext {
   /** Burst protection shared by the player routes and module routes (events ingest). */
   admission: Admission;
   limits: RateLimits;
+  /** Players this pod has seen (with admission on); GDPR erasure forgets them. */
+  knownPlayers?: KnownPlayers;
   /** Listeners called after a claim commits (e.g. the `claimed` WebSocket push). */
   claimListeners: Set<(userId: string, goal: Goal, claimId: string) => void>;
 }
@@ -128,11 +132,12 @@ export async function startService(
   // Burst protection from config (ADMISSION_*, RATE_LIMIT_*, NEW_PLAYER_BUDGET_*) unless a test brings both.
   const protection =
     roles.includes('api') && !(overrides.admission && overrides.limits)
-      ? createProtection(cfg, log, db)
+      ? createProtection(cfg, log)
       : undefined;
   if (protection) loaded.push({ name: 'admission', stop: protection.close });
   const admission = overrides.admission ?? protection?.admission ?? admitAll;
   const limits = overrides.limits ?? protection?.limits ?? noLimits;
+  const knownPlayers = overrides.knownPlayers ?? protection?.knownPlayers;
   const claimListeners: ModuleContext['claimListeners'] = new Set();
   for (const role of roles) {
     for (const factory of modules) {
@@ -147,6 +152,7 @@ export async function startService(
         role,
         admission,
         limits,
+        knownPlayers,
         claimListeners,
       });
       if (m) loaded.push({ ...m, role });
@@ -163,6 +169,7 @@ export async function startService(
       auth,
       admission,
       limits,
+      knownPlayers,
       granter,
       grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
       idempotency: overrides.idempotency ?? createIdempotency(db, cfg),

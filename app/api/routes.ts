@@ -20,7 +20,7 @@ import {
   type DomainError,
 } from '../domain/rules';
 import type { Admission, RateLimits } from '../admission';
-import { knownPlayers } from '../admission/knownPlayers';
+import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Granter } from '../rewards/granter';
 import { grantAfterClaim } from '../rewards/sync';
 import { claimsTotal } from '../ops/metrics';
@@ -53,6 +53,8 @@ export interface ApiDeps {
   auth: Authenticator;
   admission: Admission;
   limits: RateLimits;
+  /** Players this pod has seen; absent when admission is off (no new-player budget to take). */
+  knownPlayers?: KnownPlayers;
   granter: Granter;
   grantTimeoutMs: number;
   idempotency: IdempotencyWrapper;
@@ -244,7 +246,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         // has a free slot, take it and initialise in one statement (a returning player new to this
         // pod costs one slot once); when the budget is in use, look the player up first so that
         // returning players are never refused by it, and only an unknown one waits for a slot.
-        const known = knownPlayers(deps.db);
+        const known = deps.knownPlayers;
         let result: { created: boolean; facts: PlayerFacts } | null = null;
         let now = deps.clock.now();
         const create = () =>

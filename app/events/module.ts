@@ -187,6 +187,7 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
         redis: shared.redis,
         presenceKey: cfg.EVENTS_PRESENCE_KEY,
         rateLimitPrefix: cfg.RATE_LIMIT_KEY_PREFIX,
+        knownPlayers: ctx.knownPlayers,
         player: (c) => resolvePlayer(c.headers),
       };
       const eraser = new GdprEraser(gdprDeps);

@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/auth';
 import { ApiError, badRequest, jitteredRetryAfter, unavailable } from '../errors';
-import { knownPlayers } from '../admission/knownPlayers';
+import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Clock } from '../domain/clock';
 import type { EventQueue } from '../events/queue';
 import { gdprDeletionsTotal } from '../ops/metrics';
@@ -28,6 +28,8 @@ export interface GdprDeps {
   /** Redis of the service (rate limit across pods, keys to delete); absent in embedded mode. */
   redis?: Redis;
   presenceKey: string;
+  /** The api's known-player memory, forgotten on erasure (absent when admission is off). */
+  knownPlayers?: KnownPlayers;
   rateLimitPrefix: string;
 }
 
@@ -76,7 +78,7 @@ export class GdprEraser {
       ]);
       redisKeys = Number(zrem) + Number(del);
     }
-    knownPlayers(this.deps.db)?.forget(userId);
+    this.deps.knownPlayers?.forget(userId);
     gdprDeletionsTotal.inc({ by });
     const deleted = { ...rows, queued_events: queued, redis_keys: redisKeys };
     this.deps.log.info({ by, deleted }, 'player data erased'); // no player id in the log
