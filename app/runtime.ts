@@ -1,20 +1,22 @@
 // Builds the running service from config: used by main.ts and by in-process integration tests.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Authenticator } from './api/auth';
+import { Authenticator } from './auth/auth';
 import { startApiServer, type ApiServer } from './api/server';
-import type { ApiDeps, IdempotencyWrapper } from './api/routes';
+import type { ApiDeps } from './api/routes';
+import { createIdempotency, type IdempotencyWrapper } from './idempotency';
 import type { HttpServer } from './api/http';
 import { admitAll, noLimits, type Admission, type RateLimits } from './admission';
 import { createProtection } from './admission/setup';
+import type { KnownPlayers } from './admission/knownPlayers';
 import { CatalogHolder } from './catalog/holder';
 import { loadCatalogFile } from './catalog/load';
-import type { Goal } from './catalog/types';
+import type { Goal } from './domain/catalog';
 import type { Config } from './config';
 import { AdjustableClock, type Clock } from './domain/clock';
 import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
 import { bindPgPoolMetrics, setCatalogVersion } from './ops/metrics';
-import { createGranter, createIdempotency } from './rewards/factory';
+import { createGranter } from './rewards/factory';
 import type { Granter } from './rewards/granter';
 import { createPool, type Db } from './store/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from './store/embedded';
@@ -28,6 +30,7 @@ export interface Overrides {
   admission?: Admission;
   limits?: RateLimits;
   idempotency?: IdempotencyWrapper;
+  knownPlayers?: KnownPlayers;
 }
 
 export interface Service {
@@ -66,6 +69,8 @@ export interface ModuleContext {
   /** Burst protection shared by the player routes and module routes (events ingest). */
   admission: Admission;
   limits: RateLimits;
+  /** Players this pod has seen (with admission on); GDPR erasure forgets them. */
+  knownPlayers?: KnownPlayers;
   /** Listeners called after a claim commits (e.g. the `claimed` WebSocket push). */
   claimListeners: Set<(userId: string, goal: Goal, claimId: string) => void>;
 }
@@ -98,7 +103,8 @@ export async function startService(
   const db = createPool({
     connectionString: dbUrl,
     max: cfg.PG_POOL_MAX,
-    queryTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS,
+    queryTimeoutMs: cfg.PG_QUERY_TIMEOUT_MS,
+    statementTimeoutMs: cfg.PG_STATEMENT_TIMEOUT_MS,
   });
   const unbindPool = bindPgPoolMetrics('main', db);
   const clock = overrides.clock ?? new AdjustableClock();
@@ -126,11 +132,12 @@ export async function startService(
   // Burst protection from config (ADMISSION_*, RATE_LIMIT_*, NEW_PLAYER_BUDGET_*) unless a test brings both.
   const protection =
     roles.includes('api') && !(overrides.admission && overrides.limits)
-      ? createProtection(cfg, log, db)
+      ? createProtection(cfg, log)
       : undefined;
   if (protection) loaded.push({ name: 'admission', stop: protection.close });
   const admission = overrides.admission ?? protection?.admission ?? admitAll;
   const limits = overrides.limits ?? protection?.limits ?? noLimits;
+  const knownPlayers = overrides.knownPlayers ?? protection?.knownPlayers;
   const claimListeners: ModuleContext['claimListeners'] = new Set();
   for (const role of roles) {
     for (const factory of modules) {
@@ -145,6 +152,7 @@ export async function startService(
         role,
         admission,
         limits,
+        knownPlayers,
         claimListeners,
       });
       if (m) loaded.push({ ...m, role });
@@ -161,6 +169,7 @@ export async function startService(
       auth,
       admission,
       limits,
+      knownPlayers,
       granter,
       grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
       idempotency: overrides.idempotency ?? createIdempotency(db, cfg),

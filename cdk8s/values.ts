@@ -147,7 +147,12 @@ export const valuesSpec: Group = g('', {
     ),
     pgStatementTimeoutMs: v(
       5000,
-      'PG_STATEMENT_TIMEOUT_MS: server-side backstop behind the deadline.',
+      'PG_STATEMENT_TIMEOUT_MS: server-side statement_timeout, set with SET LOCAL in each transaction.',
+      nonNegInt,
+    ),
+    pgQueryTimeoutMs: v(
+      5000,
+      'PG_QUERY_TIMEOUT_MS: client-side timeout of every query, a backstop behind the deadline.',
       nonNegInt,
     ),
     serviceTokenScope: v('challenge:service', 'SERVICE_TOKEN_SCOPE: scope a service token must carry.'),

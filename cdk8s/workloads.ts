@@ -90,6 +90,7 @@ export function serviceEnv(role: Role): IEnvVar[] {
     { name: 'API_MAX_OPEN_REQUESTS', value: intStr('config.apiMaxOpenRequests') },
     { name: 'PG_POOL_MAX', value: intStr('config.pgPoolMax') },
     { name: 'PG_STATEMENT_TIMEOUT_MS', value: intStr('config.pgStatementTimeoutMs') },
+    { name: 'PG_QUERY_TIMEOUT_MS', value: intStr('config.pgQueryTimeoutMs') },
     { name: 'CATALOG_SOURCE', value: str('catalog.source') },
     plainEnv('CHALLENGE_CATALOG', `${CATALOG_DIR}/catalog.json`),
     // Only used without DATABASE_URL (never here); keeps any write under the /tmp emptyDir.

@@ -14,8 +14,8 @@
 // growing to what the 2 s deadline allows, so the requests that are served stay fast (goodput).
 // Refusals are synchronous: no timer, no I/O, so a 503 leaves in microseconds. Their Retry-After is
 // spread over 1..1+`retryAfterSpreadS` seconds so refused clients do not come back together.
-import { spreadRetryAfter } from '../api/http';
-import { unavailable } from '../api/errors';
+import { spreadRetryAfter } from '../errors';
+import { unavailable } from '../errors';
 import {
   admissionInFlight,
   admissionLimit,

@@ -2,8 +2,6 @@
 // know yet. A bounded LRU of players this pod has seen answers most returning players without I/O;
 // on a miss the initialize statement itself is first run without creating the player (one
 // primary-key lookup), and only an unknown player takes the budget before it is created.
-import type { Db } from '../store/db';
-
 export class KnownPlayers {
   private readonly seen = new Map<string, true>();
 
@@ -27,18 +25,6 @@ export class KnownPlayers {
     if (this.seen.size > this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
   }
 }
-
-// One cache per database pool (per service instance), without widening the api's dependencies.
-const byDb = new WeakMap<Db, KnownPlayers>();
-
-/** Turn the known-player check on for the service that owns `db` (when admission is on). */
-export function enableKnownPlayers(db: Db, maxEntries: number): KnownPlayers {
-  const k = new KnownPlayers(maxEntries);
-  byDb.set(db, k);
-  return k;
-}
-
-/** The check for `db`'s service, or undefined when admission is off (no budget to take). */
-export function knownPlayers(db: Db): KnownPlayers | undefined {
-  return byDb.get(db);
-}
+// One per service instance, created with admission (app/admission/setup.ts) and passed explicitly
+// to the player routes and the GDPR eraser (ApiDeps.knownPlayers, ModuleContext.knownPlayers);
+// absent when admission is off (no budget to take).

@@ -3,8 +3,8 @@
 // the deadline, else 503). With Redis, a call that fails or takes longer than `redisTimeoutMs` is
 // answered from per-pod memory instead, and Redis is left alone until a probe finds it back.
 import type { Logger } from 'pino';
-import { jitteredRetryAfter } from '../api/http';
-import { tooManyRequests, unavailable } from '../api/errors';
+import { jitteredRetryAfter } from '../errors';
+import { tooManyRequests, unavailable } from '../errors';
 import { admissionRejectionsTotal, rateLimiterDegraded } from '../ops/metrics';
 import type { RateLimits } from './index';
 import { MemoryLimiterStore, type LimiterStore } from './store';
@@ -53,6 +53,12 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A per-key rate limit refused the call: counted, answered 429 with Retry-After. */
+function rateLimited(pool: 'player' | 'events', limit: string, message: string, retryAfterMs: number) {
+  admissionRejectionsTotal.inc({ pool, reason: 'rate_limited' });
+  return tooManyRequests(message, Math.max(1, Math.ceil(retryAfterMs / 1000)), { limit });
+}
+
 export class StoreRateLimits implements RateLimits {
   private readonly local = new MemoryLimiterStore();
   private degradedSince: number | null = null;
@@ -80,15 +86,8 @@ export class StoreRateLimits implements RateLimits {
       (store) => store.tokenBucket(`player:${userId}`, s.playerPerSec, s.playerBurst, 1),
       (store) => store.tokenBucket(`player:${userId}`, s.playerPerSec, s.playerBurst, 1),
     );
-    if (a.allowed) return;
-    admissionRejectionsTotal.inc({ pool: 'player', reason: 'rate_limited' });
-    throw tooManyRequests(
-      'too many requests for this player',
-      Math.max(1, Math.ceil(a.retryAfterMs / 1000)),
-      {
-        limit: 'player',
-      },
-    );
+    if (!a.allowed)
+      throw rateLimited('player', 'player', 'too many requests for this player', a.retryAfterMs);
   }
 
   async ingest(clientId: string, events: number): Promise<void> {
@@ -99,15 +98,8 @@ export class StoreRateLimits implements RateLimits {
       (store, n) =>
         store.tokenBucket(`ingest:${clientId}`, s.ingestPerSec / n, Math.ceil(s.ingestBurst / n), events),
     );
-    if (a.allowed) return;
-    admissionRejectionsTotal.inc({ pool: 'events', reason: 'rate_limited' });
-    throw tooManyRequests(
-      'event ingest rate of this client exceeded',
-      Math.max(1, Math.ceil(a.retryAfterMs / 1000)),
-      {
-        limit: 'ingest',
-      },
-    );
+    if (!a.allowed)
+      throw rateLimited('events', 'ingest', 'event ingest rate of this client exceeded', a.retryAfterMs);
   }
 
   async newPlayer(deadline: number): Promise<void> {

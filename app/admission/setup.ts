@@ -4,16 +4,17 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
-import type { Db } from '../store/db';
 import { AdaptiveAdmission, type AdaptiveLimitSettings } from './adaptive';
 import { admitAll, noLimits, type Admission, type RateLimits } from './index';
-import { enableKnownPlayers } from './knownPlayers';
+import { KnownPlayers } from './knownPlayers';
 import { StoreRateLimits, type RateLimitSettings, type SharedLimiter } from './limits';
 import { RedisLimiterStore } from './store';
 
 export interface Protection {
   admission: Admission;
   limits: RateLimits;
+  /** Players this pod has seen (only with admission on: the new-player budget needs it). */
+  knownPlayers?: KnownPlayers;
   close(): Promise<void>;
 }
 
@@ -88,14 +89,13 @@ export function sharedLimiter(redis: Redis, prefix: string): SharedLimiter {
   };
 }
 
-export function createProtection(cfg: Config, log: Logger, db: Db): Protection {
+export function createProtection(cfg: Config, log: Logger): Protection {
   if (!cfg.ADMISSION_ENABLED) {
     log.warn('admission disabled (ADMISSION_ENABLED=0): no concurrency limit, queue or rate limits');
     return { admission: admitAll, limits: noLimits, close: async () => undefined };
   }
   const { api, events } = admissionSettings(cfg);
   const admission = new AdaptiveAdmission(api, events);
-  enableKnownPlayers(db, cfg.ADMISSION_KNOWN_PLAYERS_CACHE);
   const redis = cfg.REDIS_URL ? limiterRedis(cfg.REDIS_URL, cfg.RATE_LIMIT_REDIS_TIMEOUT_MS) : undefined;
   const limits = new StoreRateLimits(
     rateLimitSettings(cfg),
@@ -105,6 +105,7 @@ export function createProtection(cfg: Config, log: Logger, db: Db): Protection {
   return {
     admission,
     limits,
+    knownPlayers: new KnownPlayers(cfg.ADMISSION_KNOWN_PLAYERS_CACHE),
     async close() {
       limits.close();
       redis?.disconnect();

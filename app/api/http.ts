@@ -4,12 +4,18 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import {
   ApiError,
+  apiError,
   badRequest,
   internal,
   isDatabaseUnavailable,
   payloadTooLarge,
   unavailable,
+  jitteredRetryAfter,
+  spreadRetryAfter,
 } from './errors';
+import { MAX_ID_LENGTH } from '../limits';
+
+export { jitteredRetryAfter, spreadRetryAfter } from '../errors';
 
 export interface Reply {
   status: number;
@@ -97,15 +103,6 @@ const CAPPED_BODY = unavailable('server has too many open requests; retry later'
   reason: 'connections',
 }).body();
 
-/**
- * Retry-After seconds spread uniformly over [base, base + spread] (whole seconds, as the header
- * carries), so that clients refused in the same instant do not come back in the same instant.
- */
-export function spreadRetryAfter(base: number, spread: number, random: () => number = Math.random): number {
-  const s = Math.max(0, Math.floor(spread));
-  return Math.max(1, Math.round(base)) + Math.min(s, Math.floor(random() * (s + 1)));
-}
-
 const HEADERS = [
   'authorization',
   'content-type',
@@ -134,12 +131,7 @@ const STATUS_TEXT: Record<number, string> = {
   503: '503 Service Unavailable',
 };
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Jittered Retry-After seconds so refused clients do not come back in lockstep. */
-export function jitteredRetryAfter(base: number): number {
-  return Math.max(1, Math.round(base * (0.5 + Math.random())));
-}
+const REQUEST_ID_RE = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_ID_LENGTH}}$`);
 
 export function json(status: number, value: unknown, headers?: Record<string, string>): Reply {
   return { status, body: JSON.stringify(value), headers };
@@ -353,13 +345,7 @@ export class HttpServer {
     this.app.any('/*', (res, req) => {
       const url = req.getUrl();
       res.onAborted(() => undefined);
-      const e = new ApiError(
-        404,
-        5,
-        'ROUTE_NOT_FOUND',
-        `no route for ${req.getCaseSensitiveMethod()} ${url}`,
-        {},
-      );
+      const e = apiError('ROUTE_NOT_FOUND', `no route for ${req.getCaseSensitiveMethod()} ${url}`);
       res.cork(() => {
         res.writeStatus('404 Not Found');
         res.writeHeader('content-type', 'application/json');

@@ -2,7 +2,7 @@
 // player's facts (one round trip), decide with pure domain rules, write at most one statement.
 import type { Logger } from 'pino';
 import type { CatalogHolder } from '../catalog/holder';
-import type { Catalog, Challenge, Goal } from '../catalog/types';
+import type { Catalog, Challenge, Goal } from '../domain/catalog';
 import type { Clock } from '../domain/clock';
 import { AdjustableClock } from '../domain/clock';
 import { emptyFacts, type PlayerFacts } from '../domain/facts';
@@ -20,7 +20,7 @@ import {
   type DomainError,
 } from '../domain/rules';
 import type { Admission, RateLimits } from '../admission';
-import { knownPlayers } from '../admission/knownPlayers';
+import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Granter } from '../rewards/granter';
 import { grantAfterClaim } from '../rewards/sync';
 import { claimsTotal } from '../ops/metrics';
@@ -34,19 +34,16 @@ import {
   playerExistsBacklog,
   readPlayerFacts,
 } from '../store/players';
-import { mintToken, type Authenticator } from './auth';
-import { playerResolver } from './devAuth';
-import { ApiError, badRequest, fromDomain, notFound } from './errors';
+import { mintToken, type Authenticator } from '../auth/auth';
+import { playerResolver } from '../auth/devAuth';
+import { apiError, badRequest, fromDomain, notFound } from './errors';
 import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
 import { openApiDocument } from './openapi';
+import type { IdempotencyWrapper } from '../idempotency';
 import { assignedGoalJson, assignedGoalText, challengeText, iso } from './views';
+import { MAX_ID_LENGTH } from '../limits';
 
-export interface IdempotencyWrapper {
-  /** Wrap a POST/PUT handler so a repeated Idempotency-Key replays the first answer. */
-  wrap(routeName: string, handler: Handler, principal: (ctx: Ctx) => Promise<string>): Handler;
-}
-
-export const noIdempotency: IdempotencyWrapper = { wrap: (_r, h) => h };
+export { noIdempotency, type IdempotencyWrapper } from '../idempotency';
 
 export interface ApiDeps {
   basePath: string;
@@ -56,6 +53,8 @@ export interface ApiDeps {
   auth: Authenticator;
   admission: Admission;
   limits: RateLimits;
+  /** Players this pod has seen; absent when admission is off (no new-player budget to take). */
+  knownPlayers?: KnownPlayers;
   granter: Granter;
   grantTimeoutMs: number;
   idempotency: IdempotencyWrapper;
@@ -69,7 +68,7 @@ export interface ApiDeps {
   onClaimed?: (userId: string, goal: Goal, claimId: string) => void;
 }
 
-const MAX_ID = 128;
+const MAX_ID = MAX_ID_LENGTH;
 
 // ---- request validation (clear 400s that name the field) ----------------------------------
 
@@ -247,7 +246,7 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         // has a free slot, take it and initialise in one statement (a returning player new to this
         // pod costs one slot once); when the budget is in use, look the player up first so that
         // returning players are never refused by it, and only an unknown one waits for a slot.
-        const known = knownPlayers(deps.db);
+        const known = deps.knownPlayers;
         let result: { created: boolean; facts: PlayerFacts } | null = null;
         let now = deps.clock.now();
         const create = () =>
@@ -448,11 +447,14 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         const views = new ViewBuilder(catalog, facts, now);
         const candidates = randomSelectCandidates(views, facts, challenge, excludeActive || replaceExisting);
         if (candidates.length < count) {
-          throw fromDomain({
-            error: 'INSUFFICIENT_GOALS',
-            message: `only ${candidates.length} eligible goals, ${count} requested`,
-            details: { available: candidates.length, requested: count },
-          });
+          throw apiError(
+            'INSUFFICIENT_GOALS',
+            `only ${candidates.length} eligible goals, ${count} requested`,
+            {
+              available: candidates.length,
+              requested: count,
+            },
+          );
         }
         const picked = pickRandom(candidates, count, random);
         return applySelection(userId, catalog, challenge, facts, views, picked, replaceExisting, now);
@@ -488,10 +490,8 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
         if (claimId === null) {
           // Lost the race to a concurrent claim of the same goal and period.
           claimsTotal.inc({ result: 'conflict' });
-          throw fromDomain({
-            error: 'GOAL_ALREADY_CLAIMED',
-            message: `reward of goal ${goal.goalId} has already been claimed`,
-            details: { goalId: goal.goalId },
+          throw apiError('GOAL_ALREADY_CLAIMED', `reward of goal ${goal.goalId} has already been claimed`, {
+            goalId: goal.goalId,
           });
         }
         claimsTotal.inc({ result: 'claimed' });
@@ -594,8 +594,7 @@ function registerDevRoutes(http: HttpServer, deps: ApiDeps): void {
     const userId = body.userId ?? (service ? 'dev-game-server' : undefined);
     if (typeof userId !== 'string') throw badRequest('userId must be a string', { field: 'userId' });
     checkId(userId, 'userId');
-    if (!deps.devSecret)
-      throw new ApiError(404, 5, 'ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
+    if (!deps.devSecret) throw apiError('ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
     return json(200, await mintToken(deps.devSecret, userId, { service, ttlSeconds: 24 * 3600 }));
   });
   http.route('post', `${b}/dev/clock`, 'dev_clock', async (ctx) => {

@@ -1,5 +1,5 @@
 // JSON shapes of the reference service (field names kept so its clients work unchanged).
-import type { Challenge, Goal } from '../catalog/types';
+import type { Challenge, Goal } from '../domain/catalog';
 import type { GoalView } from '../domain/progress';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -9,8 +9,8 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
-import type { Authenticator } from '../api/auth';
-import { ApiError, GRPC } from '../api/errors';
+import type { Authenticator } from '../auth/auth';
+import { ApiError, apiError, errorBody } from '../errors';
 import {
   findCatalogVersion,
   insertCatalogRevision,
@@ -23,7 +23,7 @@ import {
 import { withTransaction, type Db } from '../store/db';
 import { parseCatalog } from './load';
 import type { StoreCatalogSource } from './sources/store';
-import { CatalogInvalidError, type Catalog, type Challenge, type Goal } from './types';
+import { CatalogInvalidError, type Catalog, type Challenge, type Goal } from '../domain/catalog';
 import { problemsOf, type CatalogReloader } from './watchReloader';
 
 // ---- diff -----------------------------------------------------------------------------------
@@ -135,25 +135,11 @@ export interface CatalogAdminDeps {
   log: Logger;
 }
 
-const apiError = (
-  status: number,
-  code: number,
-  error: string,
-  message: string,
-  details: Record<string, unknown> = {},
-) => new ApiError(status, code, error, message, details);
-
 function invalid(err: unknown): ApiError {
   const problems = problemsOf(err);
-  return apiError(
-    422,
-    GRPC.INVALID_ARGUMENT,
-    'CATALOG_INVALID',
-    `catalog invalid: ${problems.length} problem(s)`,
-    {
-      problems,
-    },
-  );
+  return apiError('CATALOG_INVALID', `catalog invalid: ${problems.length} problem(s)`, {
+    problems,
+  });
 }
 
 /** The request body as a catalog document (JSON, or YAML when the content type says so or it is not JSON). */
@@ -270,8 +256,6 @@ export function catalogAdminRouter(deps: CatalogAdminDeps): Router {
   function requireStore(): StoreCatalogSource {
     if (!deps.store) {
       throw apiError(
-        409,
-        GRPC.FAILED_PRECONDITION,
         'CATALOG_SOURCE_NOT_ADMIN',
         `catalogs are published through CATALOG_SOURCE=${deps.source} here; set CATALOG_SOURCE=admin to publish through this API`,
         { source: deps.source },
@@ -295,15 +279,9 @@ export function catalogAdminRouter(deps: CatalogAdminDeps): Router {
       const head = await latestCatalogHead(client);
       const liveVersion = head?.version ?? holder.current.version;
       if (ifMatch && ifMatch !== '*' && ifMatch !== liveVersion) {
-        throw apiError(
-          412,
-          GRPC.FAILED_PRECONDITION,
-          'CATALOG_VERSION_MISMATCH',
-          `live version is ${liveVersion}, not ${ifMatch}`,
-          {
-            liveVersion,
-          },
-        );
+        throw apiError('CATALOG_VERSION_MISMATCH', `live version is ${liveVersion}, not ${ifMatch}`, {
+          liveVersion,
+        });
       }
       let live: Catalog = holder.current;
       if (head && head.version !== live.version) {
@@ -359,15 +337,9 @@ export function catalogAdminRouter(deps: CatalogAdminDeps): Router {
       const version = String(req.params.version);
       const row = await findCatalogVersion(deps.db, version);
       if (!row) {
-        throw apiError(
-          404,
-          GRPC.NOT_FOUND,
-          'CATALOG_VERSION_NOT_FOUND',
-          `no published catalog has version ${version}`,
-          {
-            version,
-          },
-        );
+        throw apiError('CATALOG_VERSION_NOT_FOUND', `no published catalog has version ${version}`, {
+          version,
+        });
       }
       let catalog: Catalog;
       try {
@@ -386,7 +358,7 @@ export function catalogAdminRouter(deps: CatalogAdminDeps): Router {
       const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 50) || 50));
       const before = req.query.before === undefined ? undefined : Number(req.query.before);
       if (before !== undefined && !Number.isSafeInteger(before)) {
-        throw apiError(400, GRPC.INVALID_ARGUMENT, 'INVALID_REQUEST', 'before must be a revision number');
+        throw apiError('INVALID_REQUEST', 'before must be a revision number');
       }
       const head = await latestCatalogHead(deps.db);
       const items = await listCatalogRevisions(deps.db, limit, before);
@@ -406,25 +378,19 @@ export function catalogAdminRouter(deps: CatalogAdminDeps): Router {
     }
     const status = (err as { status?: number; type?: string }).status;
     if (status === 413) {
-      res.status(413).json({
-        code: GRPC.INVALID_ARGUMENT,
-        error: 'PAYLOAD_TOO_LARGE',
-        message: `catalog exceeds ${deps.maxBytes} bytes`,
-        details: { limit: deps.maxBytes },
-      });
+      res
+        .status(413)
+        .json(
+          errorBody('PAYLOAD_TOO_LARGE', `catalog exceeds ${deps.maxBytes} bytes`, { limit: deps.maxBytes }),
+        );
       return;
     }
     if (status !== undefined && status >= 400 && status < 500) {
-      res.status(status).json({
-        code: GRPC.INVALID_ARGUMENT,
-        error: 'INVALID_REQUEST',
-        message: 'unreadable request body',
-        details: {},
-      });
+      res.status(status).json(errorBody('INVALID_REQUEST', 'unreadable request body'));
       return;
     }
     deps.log.error({ err }, 'catalog admin request failed');
-    res.status(500).json({ code: GRPC.INTERNAL, error: 'INTERNAL', message: 'internal error', details: {} });
+    res.status(500).json(errorBody('INTERNAL'));
   });
   return r;
 }

@@ -2,6 +2,7 @@
 // the RBAC rules pods need to watch it, write its status and hold the status-writer Lease.
 // Plain objects, so cdk8s (ApiObject) and tests use them as they are. spec is the catalog document
 // in the current format (camelCase); the loader validates it exactly like a file.
+import { MAX_ID_LENGTH } from '../limits';
 
 export const DEFAULT_CATALOG_GROUP = 'challenges.example.com';
 export const CATALOG_VERSION = 'v1alpha1';
@@ -14,7 +15,7 @@ export const crdName = (group: string = DEFAULT_CATALOG_GROUP): string => `${CAT
 type Schema = Record<string, unknown>;
 
 const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
-const id = (description: string): Schema => str(description, { minLength: 1, maxLength: 128 });
+const id = (description: string): Schema => str(description, { minLength: 1, maxLength: MAX_ID_LENGTH });
 const bool = (description: string): Schema => ({ type: 'boolean', description });
 const positiveInt = (description: string): Schema => ({
   type: 'integer',
@@ -60,7 +61,7 @@ const goalSchema = obj(
     prerequisites: {
       type: 'array',
       description: 'Goal ids that must be completed or claimed first.',
-      items: { type: 'string', minLength: 1, maxLength: 128 },
+      items: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
       'x-kubernetes-list-type': 'atomic',
     },
     defaultAssigned: bool('Active for every player unless deselected.'),

@@ -1,6 +1,6 @@
 // The live catalog. Requests take `current` once at their start, so a swap never changes the
 // version a request in flight works on.
-import type { Catalog } from './types';
+import type { Catalog } from '../domain/catalog';
 
 export type CatalogListener = (next: Catalog, previous: Catalog) => void;
 

@@ -1,2 +1,2 @@
-export * from './types';
+export * from '../domain/catalog';
 export { MAX_ID_LENGTH, catalogVersion, loadCatalogFile, parseCatalog, parseCatalogText } from './load';

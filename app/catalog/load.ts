@@ -14,10 +14,10 @@ import {
   type RewardType,
   type Rotation,
   type Schedule,
-} from './types';
+} from '../domain/catalog';
+import { MAX_ID_LENGTH } from '../limits';
 
-/** Ids and stat codes are stored in varchar(128) columns; UTF-16 length is never below the code point count. */
-export const MAX_ID_LENGTH = 128;
+export { MAX_ID_LENGTH };
 
 const EVENT_SOURCES: readonly EventSource[] = ['login', 'statistic'];
 const PROGRESS_MODES: readonly ProgressMode[] = ['absolute', 'relative'];

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { catalogLastReloadTimestampSeconds, catalogReloadsTotal } from '../ops/metrics';
 import type { CatalogHolder } from './holder';
 import { parseCatalog } from './load';
-import { CatalogInvalidError, type Catalog, type CatalogProblem } from './types';
+import { CatalogInvalidError, type Catalog, type CatalogProblem } from '../domain/catalog';
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly catalog: Catalog; readonly changed: boolean }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { ROOT } from '../paths';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS_BODY_BYTES } from '../limits';
 
 const bool = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no', ''])
@@ -70,8 +71,10 @@ export const configSchema = z.object({
   DATABASE_DIRECT_URL: optionalString,
   DATA_DIR: z.string().default(path.join(ROOT, '.data')),
   PG_POOL_MAX: int(16, 1, 1000),
-  /** Server-side statement timeout, a backstop behind the request deadline. */
+  /** PostgreSQL's statement_timeout (server-side), set with SET LOCAL in every transaction (app/store/db.ts); 0 = none. */
   PG_STATEMENT_TIMEOUT_MS: int(5000, 0),
+  /** Client-side timeout of every query (pg query_timeout), a backstop behind the request deadline; 0 = none. */
+  PG_QUERY_TIMEOUT_MS: int(5000, 0),
   /** Unset = in-memory limiter, queue and pub/sub. */
   REDIS_URL: optionalString,
 
@@ -127,8 +130,8 @@ export const configSchema = z.object({
    * and the connection is closed (0 = no cap). About capacity x the time an answer may take under load.
    */
   API_MAX_OPEN_REQUESTS: int(1024, 0),
-  MAX_BODY_BYTES: int(1024 * 1024, 1024),
-  MAX_EVENTS_BODY_BYTES: int(4 * 1024 * 1024, 1024),
+  MAX_BODY_BYTES: int(DEFAULT_MAX_BODY_BYTES, 1024),
+  MAX_EVENTS_BODY_BYTES: int(DEFAULT_MAX_EVENTS_BODY_BYTES, 1024),
 
   // --- rewards ---
   GRANTER: z.enum(['log', 'webhook']).default('log'),

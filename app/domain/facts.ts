@@ -61,3 +61,39 @@ export function emptyFacts(userId: string, createdAt: number): PlayerFacts {
     completions: new Map(),
   };
 }
+
+/** What one apply statement changed for one player (app/store/stats.ts returns it). */
+export interface FactsDelta {
+  readonly stats: readonly ({ readonly statCode: string } & StatFact)[];
+  readonly baselines: readonly {
+    readonly statCode: string;
+    readonly periodKey: string;
+    readonly value: number;
+  }[];
+  /** Epoch ms, when the apply created the player. */
+  readonly createdAt?: number;
+}
+
+/**
+ * The facts after an apply, from the facts before it and what the apply statement returned (no
+ * second read). Baselines are kept only for `periodKeys` (what a read for those keys would return).
+ * Null when there is nothing to start from (unknown before and not created by the apply).
+ */
+export function factsAfter(
+  before: PlayerFacts | null,
+  userId: string,
+  delta: FactsDelta,
+  periodKeys: readonly string[],
+): PlayerFacts | null {
+  const base = before ?? (delta.createdAt === undefined ? null : emptyFacts(userId, delta.createdAt));
+  if (!base) return null;
+  const stats = new Map(base.stats);
+  for (const { statCode, ...fact } of delta.stats) stats.set(statCode, fact);
+  const baselines = new Map(base.baselines);
+  const keys = new Set(periodKeys);
+  for (const b of delta.baselines) {
+    const k = factKey(b.statCode, b.periodKey);
+    if (keys.has(b.periodKey) && !baselines.has(k)) baselines.set(k, b.value);
+  }
+  return { ...base, stats, baselines };
+}

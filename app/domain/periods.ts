@@ -1,5 +1,5 @@
 // Rotation periods are calendar periods in UTC: day from 00:00, week from Monday 00:00, month from the 1st.
-import type { Schedule } from '../catalog/types';
+import type { Schedule } from './catalog';
 
 export interface Period {
   /** Stable key of the period, e.g. `d2026-11-23`, `w2026-11-23` (the Monday), `m2026-11`. */

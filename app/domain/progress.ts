@@ -1,5 +1,5 @@
 // Pure: a goal's view is a function of (catalog goal, player facts, now). No I/O here.
-import type { Catalog, Challenge, Goal } from '../catalog/types';
+import type { Catalog, Challenge, Goal } from './catalog';
 import { factKey, type GoalStateFact, type PlayerFacts } from './facts';
 import { periodAt, type Period } from './periods';
 

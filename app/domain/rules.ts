@@ -1,6 +1,6 @@
 // Pure selection and claim rules. Each check returns a DomainError value or null; callers map
 // errors to HTTP answers (api/errors.ts) and never match on messages.
-import type { Catalog, Challenge, Goal } from '../catalog/types';
+import type { Catalog, Challenge, Goal } from './catalog';
 import type { PlayerFacts } from './facts';
 import { claimPeriodKey, isGoalActive, selectionPeriodKey, ViewBuilder, type GoalView } from './progress';
 

@@ -1,8 +1,9 @@
 // Game events: the ingest shape of API.md, its validation (one reason per bad event, with every
 // field error), and the compact encoding stored in the queue.
+import { MAX_ID_LENGTH } from '../limits';
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
-export const MAX_ID_LENGTH = 128;
+export { MAX_ID_LENGTH };
 /** occurredAt may be at most this far ahead of the service clock (producer clock skew). */
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
 

@@ -2,7 +2,7 @@
 // every login stat (same event id, so dedup treats it as one event); stat codes that no goal of
 // the catalog uses are dropped (and counted by the caller); baselines are requested for the
 // current period of every schedule a changed stat's relative rotating goals need.
-import type { Catalog } from '../catalog/types';
+import type { Catalog } from '../domain/catalog';
 import { periodAt } from '../domain/periods';
 import type { BaselineNeed, StatChange } from '../store/stats';
 import type { GameEvent } from './event';

@@ -12,8 +12,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import type { Admission, RateLimits } from '../admission';
-import { ApiError } from '../api/errors';
-import type { Authenticator } from '../api/auth';
+import { ApiError, apiError } from '../errors';
+import type { Authenticator } from '../auth/auth';
 import type { Clock } from '../domain/clock';
 import { eventsIngestedTotal } from '../ops/metrics';
 import { ROOT } from '../paths';
@@ -181,7 +181,7 @@ export async function startGrpcIngest(deps: GrpcIngestDeps): Promise<GrpcIngest>
     };
 
   async function ingest(kind: 'login' | 'stat', call: grpc.ServerUnaryCall<StatMsg, unknown>): Promise<void> {
-    if (draining) throw new ApiError(503, 14, 'DRAINING', 'server is shutting down; retry', {}, 1);
+    if (draining) throw apiError('DRAINING', 'server is shutting down; retry', {}, 1);
     const now = deps.clock.now();
     const clientId = deps.devMode
       ? 'dev'
@@ -189,7 +189,7 @@ export async function startGrpcIngest(deps: GrpcIngestDeps): Promise<GrpcIngest>
           .id;
     const msg = call.request;
     if (deps.namespace === undefined)
-      throw new ApiError(503, 9, 'NOT_CONFIGURED', 'AB_NAMESPACE is not configured on this service');
+      throw apiError('NOT_CONFIGURED', 'AB_NAMESPACE is not configured on this service');
     const event = messageToEvent(kind, msg, now);
     if ((msg.namespace ?? '') !== deps.namespace) {
       // The reference acknowledges events of another namespace without applying them.

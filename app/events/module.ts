@@ -4,19 +4,20 @@
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { Module, ModuleContext, ModuleFactory } from '../runtime';
-import type { Goal } from '../catalog/types';
+import type { Goal } from '../domain/catalog';
 import type { Config } from '../config';
 import { redisUp } from '../ops/metrics';
 import { MemoryPushBus, RedisPushBus, type PushBus } from './bus';
-import { playerResolver } from '../api/devAuth';
+import { playerResolver } from '../auth/devAuth';
 import { RetentionJob } from '../gdpr/retention';
-import { GdprEraser, gdprAdminRouter, registerGdprRoutes, type GdprDeps } from '../gdpr';
+import { GdprEraser, gdprAdminRouter } from '../gdpr';
+import { registerGdprRoutes, type GdprRouteDeps } from '../api/gdpr';
 import { startGrpcIngest, type GrpcIngest } from './grpc';
-import { registerIngestRoute } from './ingest';
+import { registerIngestRoute } from '../api/ingest';
 import { MemoryEventQueue, type EventQueue } from './queue';
 import { RedisEventQueue } from './redisQueue';
 import { EventWorker, type WorkerOptions } from './worker';
-import { PushHub } from './ws';
+import { PushHub } from '../api/ws';
 
 export interface EventsInfra {
   queue: EventQueue;
@@ -176,7 +177,7 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
       };
       ctx.claimListeners.add(onClaimed);
       const resolvePlayer = playerResolver(ctx.auth, cfg.DEV_MODE && cfg.DEV_MOCK_USER_HEADER);
-      const gdprDeps: GdprDeps = {
+      const gdprDeps: GdprRouteDeps = {
         basePath: cfg.BASE_PATH,
         db: ctx.db,
         auth: ctx.auth,
@@ -186,6 +187,7 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
         redis: shared.redis,
         presenceKey: cfg.EVENTS_PRESENCE_KEY,
         rateLimitPrefix: cfg.RATE_LIMIT_KEY_PREFIX,
+        knownPlayers: ctx.knownPlayers,
         player: (c) => resolvePlayer(c.headers),
       };
       const eraser = new GdprEraser(gdprDeps);

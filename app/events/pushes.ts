@@ -1,7 +1,7 @@
 // Pure: which goals of a player changed because some of its stats changed. Compares the goal views
 // built from the facts read before and after the apply (domain/progress.ts), so the push says
 // exactly what a GET would now show. Only active goals that use a changed stat are considered.
-import type { Catalog } from '../catalog/types';
+import type { Catalog } from '../domain/catalog';
 import type { PlayerFacts } from '../domain/facts';
 import { ViewBuilder } from '../domain/progress';
 import type { PushMessage } from './bus';

@@ -12,7 +12,7 @@
 //     one after claimIdleMs; re-applying an already committed entry changes nothing (dedup).
 import type { Logger } from 'pino';
 import type { CatalogHolder } from '../catalog/holder';
-import type { Catalog } from '../catalog/types';
+import type { Catalog } from '../domain/catalog';
 import type { Clock } from '../domain/clock';
 import type { PlayerFacts } from '../domain/facts';
 import { periodAt } from '../domain/periods';
@@ -29,7 +29,7 @@ import {
   eventsUnknownStatTotal,
 } from '../ops/metrics';
 import type { Db } from '../store/db';
-import { factKey } from '../domain/facts';
+import { factKey, factsAfter, type FactsDelta } from '../domain/facts';
 import { claimPeriodKey, goalPeriod, ViewBuilder } from '../domain/progress';
 import { insertCompletions, type CompletionRow } from '../store/completions';
 import { readPlayerFacts } from '../store/players';
@@ -38,6 +38,7 @@ import type { PushBus, PushMessage } from './bus';
 import { baselineNeeds, expandEvent, playerPartition } from './expand';
 import { goalChanges } from './pushes';
 import type { EventConsumer, EventQueue, QueueEntry } from './queue';
+import { isTransientDbError } from '../store/dbErrors';
 
 export interface WorkerOptions {
   /** Entries read per batch (XREADGROUP COUNT). */
@@ -87,14 +88,33 @@ export interface WorkerDeps {
   onCommitted?: (entries: readonly QueueEntry[], committedAt: number) => void;
 }
 
-/** SQLSTATE classes worth retrying in place: connection, resources, operator intervention, system, rollback. */
-const TRANSIENT_CLASSES = new Set(['08', '40', '53', '55', '57', '58', 'XX']);
+export { isTransientDbError };
 
-export function isTransientDbError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  // No SQLSTATE: a network error (ECONNREFUSED, ECONNRESET), a client timeout or a pool error.
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return TRANSIENT_CLASSES.has(code.slice(0, 2));
+type Applied = Pick<ApplyResult, 'changed' | 'baselines' | 'newPlayers'>;
+const NO_DELTA: FactsDelta = { stats: [], baselines: [] };
+
+function addApplied(into: Applied, r: Applied): void {
+  into.changed.push(...r.changed);
+  into.baselines.push(...r.baselines);
+  into.newPlayers.push(...r.newPlayers);
+}
+
+/** What the apply statements changed, per player of `users`. */
+function deltasByPlayer(applied: Applied, users: ReadonlySet<string>): Map<string, FactsDelta> {
+  const out = new Map<
+    string,
+    { stats: FactsDelta['stats'][number][]; baselines: FactsDelta['baselines'][number][]; createdAt?: number }
+  >();
+  const of = (userId: string) => {
+    let d = out.get(userId);
+    if (!d) out.set(userId, (d = { stats: [], baselines: [] }));
+    return d;
+  };
+  for (const { userId, ...stat } of applied.changed) if (users.has(userId)) of(userId).stats.push(stat);
+  for (const { userId, ...b } of applied.baselines) if (users.has(userId)) of(userId).baselines.push(b);
+  for (const { userId, createdAt } of applied.newPlayers)
+    if (users.has(userId)) of(userId).createdAt = createdAt;
+  return out;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -231,7 +251,7 @@ export class EventWorker {
 
     let fresh = 0;
     let duplicates = 0;
-    const changed: ApplyResult['changed'] = [];
+    const applied: Applied = { changed: [], baselines: [], newPlayers: [] };
     await Promise.all(
       partitions
         .filter((p) => p.length > 0)
@@ -240,7 +260,7 @@ export class EventWorker {
           fresh += r.fresh;
           duplicates += r.duplicates;
           ackIds.push(...r.committed);
-          changed.push(...r.changed);
+          addApplied(applied, r);
         }),
     );
     eventApplyBatchSize.observe(units.length);
@@ -249,9 +269,9 @@ export class EventWorker {
     if (duplicates) eventsDuplicateTotal.inc(duplicates);
 
     await this.ackWithRetry(consumer, ackIds);
-    await this.recordCompletions(catalog, units, changed);
+    await this.recordCompletions(catalog, units, applied.changed);
     this.deps.onCommitted?.(entries, Date.now());
-    if (pushes) await this.pushAfter(catalog, pushes);
+    if (pushes) await this.pushAfter(catalog, pushes, applied);
   }
 
   private async ackWithRetry(consumer: EventConsumer, ids: string[]): Promise<void> {
@@ -271,7 +291,7 @@ export class EventWorker {
   private async applyPartition(
     consumer: EventConsumer,
     part: Unit[],
-  ): Promise<{ committed: string[]; fresh: number; duplicates: number; changed: ApplyResult['changed'] }> {
+  ): Promise<{ committed: string[]; fresh: number; duplicates: number } & Applied> {
     try {
       const r = await this.applyWithRetry(part.flatMap((u) => u.changes));
       return {
@@ -279,19 +299,32 @@ export class EventWorker {
         fresh: r.freshEvents,
         duplicates: r.duplicateEvents,
         changed: r.changed,
+        baselines: r.baselines,
+        newPlayers: r.newPlayers,
       };
     } catch (err) {
       if (isTransientDbError(err)) throw err; // abandoned on stop: stays pending
       this.deps.log.warn({ err, entries: part.length }, 'batch failed with a data error; isolating entries');
     }
-    const out = { committed: [] as string[], fresh: 0, duplicates: 0, changed: [] as ApplyResult['changed'] };
+    const out = {
+      committed: [] as string[],
+      fresh: 0,
+      duplicates: 0,
+      changed: [],
+      baselines: [],
+      newPlayers: [],
+    } as {
+      committed: string[];
+      fresh: number;
+      duplicates: number;
+    } & Applied;
     for (const unit of part) {
       try {
         const r = await this.applyWithRetry(unit.changes);
         out.committed.push(unit.entry.id);
         out.fresh += r.freshEvents;
         out.duplicates += r.duplicateEvents;
-        out.changed.push(...r.changed);
+        addApplied(out, r);
       } catch (err) {
         if (isTransientDbError(err)) throw err;
         if (unit.entry.deliveries >= this.opts.maxDeliveries) {
@@ -415,7 +448,11 @@ export class EventWorker {
   private async pushBefore(
     catalog: Catalog,
     units: Unit[],
-  ): Promise<{ before: Map<string, PlayerFacts | null>; stats: Map<string, Set<string>> } | null> {
+  ): Promise<{
+    before: Map<string, PlayerFacts | null>;
+    stats: Map<string, Set<string>>;
+    keys: string[];
+  } | null> {
     const bus = this.deps.bus;
     if (!bus || units.length === 0) return null;
     try {
@@ -435,25 +472,32 @@ export class EventWorker {
       await Promise.all(
         [...stats.keys()].map(async (u) => before.set(u, await readPlayerFacts(this.deps.db, u, keys))),
       );
-      return { before, stats };
+      return { before, stats, keys };
     } catch (err) {
       this.deps.log.warn({ err }, 'push preparation failed; no pushes for this batch');
       return null;
     }
   }
 
+  /** The facts after come from the facts before and what the apply statement returned (no second
+   *  read); only a player unknown before and not created by the apply (created concurrently by
+   *  an initialise) is read. */
   private async pushAfter(
     catalog: Catalog,
-    p: { before: Map<string, PlayerFacts | null>; stats: Map<string, Set<string>> },
+    p: { before: Map<string, PlayerFacts | null>; stats: Map<string, Set<string>>; keys: string[] },
+    applied: Applied,
   ): Promise<void> {
     try {
       const now = this.deps.clock.now();
-      const keys = currentPeriodKeys(now);
+      const deltas = deltasByPlayer(applied, new Set(p.stats.keys()));
       const messages: PushMessage[] = [];
       await Promise.all(
         [...p.stats].map(async ([userId, stats]) => {
-          const after = await readPlayerFacts(this.deps.db, userId, keys);
-          if (after) messages.push(...goalChanges(catalog, p.before.get(userId) ?? null, after, stats, now));
+          const before = p.before.get(userId) ?? null;
+          const after =
+            factsAfter(before, userId, deltas.get(userId) ?? NO_DELTA, p.keys) ??
+            (await readPlayerFacts(this.deps.db, userId, p.keys));
+          if (after) messages.push(...goalChanges(catalog, before, after, stats, now));
         }),
       );
       await this.deps.bus!.publish(messages);

@@ -7,20 +7,19 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import type { Authenticator } from '../api/auth';
-import { ApiError, badRequest, tooManyRequests, unavailable } from '../api/errors';
-import { json, jitteredRetryAfter, type Ctx, type HttpServer } from '../api/http';
-import { knownPlayers } from '../admission/knownPlayers';
+import type { Authenticator } from '../auth/auth';
+import { ApiError, badRequest, jitteredRetryAfter, unavailable } from '../errors';
+import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Clock } from '../domain/clock';
 import type { EventQueue } from '../events/queue';
 import { gdprDeletionsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { deletePlayerRows } from './store';
+import { MAX_ID_LENGTH } from '../limits';
 
 export const SELF_DELETE_INTERVAL_MS = 60_000;
 
 export interface GdprDeps {
-  basePath: string;
   db: Db;
   auth: Authenticator;
   queue: EventQueue;
@@ -29,9 +28,9 @@ export interface GdprDeps {
   /** Redis of the service (rate limit across pods, keys to delete); absent in embedded mode. */
   redis?: Redis;
   presenceKey: string;
+  /** The api's known-player memory, forgotten on erasure (absent when admission is off). */
+  knownPlayers?: KnownPlayers;
   rateLimitPrefix: string;
-  /** How player routes resolve the player (bearer token, or the dev mock header). */
-  player: (ctx: Ctx) => Promise<string>;
 }
 
 export interface DeletionReport {
@@ -39,7 +38,7 @@ export interface DeletionReport {
   deleted: Record<string, number>;
 }
 
-const MAX_ID = 128;
+const MAX_ID = MAX_ID_LENGTH;
 const hashed = (userId: string) => createHash('sha256').update(userId).digest('hex').slice(0, 32);
 
 export class GdprEraser {
@@ -79,7 +78,7 @@ export class GdprEraser {
       ]);
       redisKeys = Number(zrem) + Number(del);
     }
-    knownPlayers(this.deps.db)?.forget(userId);
+    this.deps.knownPlayers?.forget(userId);
     gdprDeletionsTotal.inc({ by });
     const deleted = { ...rows, queued_events: queued, redis_keys: redisKeys };
     this.deps.log.info({ by, deleted }, 'player data erased'); // no player id in the log
@@ -94,38 +93,12 @@ function checkUserId(userId: string): string {
   return userId;
 }
 
-const storeUnavailable = () =>
+export const storeUnavailable = () =>
   unavailable(
     'storage unavailable; nothing or not all was deleted, retry',
     jitteredRetryAfter(2),
     'STORAGE_UNAVAILABLE',
   );
-
-/** DELETE {base}/v1/users/me/data on the player port. */
-export function registerGdprRoutes(http: HttpServer, eraser: GdprEraser, deps: GdprDeps): void {
-  http.route('del', `${deps.basePath}/v1/users/me/data`, 'delete_my_data', async (ctx) => {
-    const userId = await deps.player(ctx);
-    let booked: boolean;
-    try {
-      booked = await eraser.takeSelfDeleteSlot(userId);
-    } catch {
-      throw storeUnavailable();
-    }
-    if (!booked) {
-      throw tooManyRequests('data deletion can be requested once a minute', SELF_DELETE_INTERVAL_MS / 1000, {
-        limit: 'gdpr_delete',
-      });
-    }
-    try {
-      return json(200, await eraser.erase(userId, 'player'));
-    } catch (err) {
-      await eraser.releaseSelfDeleteSlot(userId).catch(() => undefined);
-      if (err instanceof ApiError) throw err;
-      deps.log.warn({ err }, 'player data erasure failed');
-      throw storeUnavailable();
-    }
-  });
-}
 
 /** DELETE /admin/v1/players/{userId}/data on the ops port (service credential). */
 export function gdprAdminRouter(eraser: GdprEraser, deps: { auth: Authenticator; log: Logger }): Router {

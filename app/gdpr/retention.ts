@@ -7,7 +7,7 @@
 // kept: they are the record of rewards given.
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
-import type { Schedule } from '../catalog/types';
+import type { Schedule } from '../domain/catalog';
 import { periodAt } from '../domain/periods';
 import {
   retentionDeletedRowsTotal,

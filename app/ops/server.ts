@@ -2,6 +2,7 @@
 import express, { type Express, type Router } from 'express';
 import type { Server } from 'node:http';
 import { registry } from './metrics';
+import { errorBody } from '../errors';
 
 export interface ReadinessCheck {
   name: string;
@@ -44,9 +45,7 @@ export function createOpsApp(opts: OpsOptions): Express {
   });
   for (const r of opts.admin ?? []) app.use('/admin/v1', r);
   app.use((_req, res) => {
-    res
-      .status(404)
-      .json({ code: 5, message: 'no such route on the ops port', error: 'ROUTE_NOT_FOUND', details: {} });
+    res.status(404).json(errorBody('ROUTE_NOT_FOUND', 'no such route on the ops port'));
   });
   return app;
 }

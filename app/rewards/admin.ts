@@ -4,11 +4,12 @@
 //   POST /rewards/replay-dead                     every dead reward back to the relay
 //   GET  /players/{userId}/claims                 a player's claims with their reward status
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { Authenticator } from '../api/auth';
-import { ApiError, badRequest, notFound } from '../api/errors';
+import type { Authenticator } from '../auth/auth';
+import { ApiError, apiError, badRequest, notFound } from '../errors';
 import type { Clock } from '../domain/clock';
 import type { Db } from '../store/db';
 import { listRewards, playerClaims, replayAllDead, replayReward } from '../store/outbox';
+import { MAX_ID_LENGTH } from '../limits';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_LIMIT = 1000;
@@ -76,18 +77,11 @@ export function rewardsAdminRouter(deps: { db: Db; auth: Authenticator; clock: C
         case 'not_found':
           throw notFound(`no reward for claim ${claimId}`, { claimId }, 'REWARD_NOT_FOUND');
         case 'granted':
-          throw new ApiError(409, 9, 'REWARD_ALREADY_GRANTED', 'this reward was already granted', {
+          throw apiError('REWARD_ALREADY_GRANTED', 'this reward was already granted', {
             claimId,
           });
         case 'in_flight':
-          throw new ApiError(
-            409,
-            10,
-            'REWARD_IN_FLIGHT',
-            'a relay is granting this reward right now',
-            { claimId },
-            5,
-          );
+          throw apiError('REWARD_IN_FLIGHT', 'a relay is granting this reward right now', { claimId }, 5);
       }
     }),
   );
@@ -96,7 +90,8 @@ export function rewardsAdminRouter(deps: { db: Db; auth: Authenticator; clock: C
     '/players/:userId/claims',
     guarded(async (req, res) => {
       const userId = req.params.userId!;
-      if (userId.length > 128) throw badRequest('userId is longer than 128 characters', { field: 'userId' });
+      if (userId.length > MAX_ID_LENGTH)
+        throw badRequest(`userId is longer than ${MAX_ID_LENGTH} characters`, { field: 'userId' });
       const claims = await playerClaims(deps.db, userId, limitOf(req));
       res.json({ userId, claims });
     }),

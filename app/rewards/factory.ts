@@ -1,8 +1,6 @@
-// Granter and idempotency wrapper chosen from config (runtime.ts calls these; tests override them).
+// Granter chosen from config (runtime.ts calls these; tests override them).
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config';
-import type { Db } from '../store/db';
-import { PgIdempotency } from '../store/idempotency';
 import { logGranter, type Granter } from './granter';
 import { webhookGranter } from './webhook';
 
@@ -16,12 +14,4 @@ export function createGranter(cfg: Config, log: Logger): Granter {
     case 'log':
       return logGranter(log);
   }
-}
-
-export function createIdempotency(db: Db, cfg: Config): PgIdempotency {
-  return new PgIdempotency(db, {
-    ttlMs: cfg.IDEMPOTENCY_TTL_MS,
-    waitMs: cfg.IDEMPOTENCY_WAIT_MS,
-    lockMs: cfg.IDEMPOTENCY_LOCK_MS,
-  });
 }

@@ -1,35 +1,14 @@
 // The rewards module. Worker role: the outbox relay, the outbox gauges and the pruning of old
-// Idempotency-Key answers. API role: the operator routes under /admin/v1 on the ops port.
-import type { Logger } from 'pino';
+// Idempotency-Key answers (the job lives in app/idempotency). API role: the operator routes under /admin/v1 on the ops port.
 import type { Clock } from '../domain/clock';
 import { rewardOutboxDead, rewardOutboxOldestPendingSeconds, rewardOutboxPending } from '../ops/metrics';
 import type { Module, ModuleFactory } from '../runtime';
 import type { Db } from '../store/db';
-import { pruneIdempotencyKeys } from '../store/idempotency';
+import { idempotencyPruneJob } from '../idempotency';
+import { every } from '../every';
 import { outboxStats } from '../store/outbox';
 import { rewardsAdminRouter } from './admin';
 import { OutboxRelay } from './relay';
-
-/** Runs `fn` every `ms` (never overlapping itself); stop() waits for a run in progress. */
-function every(ms: number, log: Logger, what: string, fn: () => Promise<unknown>): { stop(): Promise<void> } {
-  let current: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    current = fn()
-      .catch((err: unknown) => log.warn({ err }, `${what} failed`))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, ms).unref();
-      });
-  };
-  let timer = setTimeout(tick, 0).unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current;
-    },
-  };
-}
 
 export async function refreshOutboxGauges(db: Db, clock: Clock): Promise<void> {
   const s = await outboxStats(db);
@@ -64,9 +43,7 @@ export const rewardsModule: ModuleFactory = async (ctx) => {
   const gauges = every(cfg.REWARD_OUTBOX_METRICS_MS, log, 'reward outbox gauges', () =>
     refreshOutboxGauges(db, clock),
   );
-  const pruner = every(cfg.IDEMPOTENCY_PRUNE_INTERVAL_MS, log, 'idempotency key pruning', () =>
-    pruneIdempotencyKeys(db, Date.now() - cfg.IDEMPOTENCY_TTL_MS, cfg.IDEMPOTENCY_PRUNE_BATCH),
-  );
+  const pruner = idempotencyPruneJob(db, cfg, log);
   const mod: Module = {
     name: 'rewards-relay',
     async stop() {

@@ -7,7 +7,8 @@ export interface CatalogRevisionHead {
   version: string;
 }
 
-export interface CatalogRevision extends CatalogRevisionHead {
+/** What a publish or rollback records besides the document. */
+interface RevisionFields {
   action: 'publish' | 'rollback';
   previousVersion: string | null;
   publishedBy: string;
@@ -17,19 +18,15 @@ export interface CatalogRevision extends CatalogRevisionHead {
   summary: Record<string, unknown>;
 }
 
+export interface CatalogRevision extends CatalogRevisionHead, RevisionFields {}
+
 export interface CatalogRevisionWithDocument extends CatalogRevision {
   document: unknown;
 }
 
-export interface NewCatalogRevision {
+export interface NewCatalogRevision extends RevisionFields {
   version: string;
   document: unknown;
-  action: 'publish' | 'rollback';
-  previousVersion: string | null;
-  publishedBy: string;
-  publishedAt: number;
-  comment: string | null;
-  summary: Record<string, unknown>;
 }
 
 interface Row {

@@ -3,7 +3,7 @@
 // commit instead of one each, and so does the "granted" mark that follows a successful grant.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db';
-import type { Reward } from '../catalog/types';
+import type { Reward } from '../domain/catalog';
 import { perDb, statementBatcher } from './batcher';
 
 // Rows go in key order so that two batches racing for the same keys wait on each other in the same

@@ -18,13 +18,17 @@ export interface LeasedReward {
   leaseUntil: Date;
 }
 
-interface LeaseRow {
+/** The columns of a claim a grant needs (GrantRequest in SQL names). */
+interface ClaimRow {
   claim_id: string;
   user_id: string;
   challenge_id: string;
   goal_id: string;
   period_key: string;
-  reward: { type: string; rewardId: string; quantity: number };
+  reward: GrantRequest['reward'];
+}
+
+interface LeaseRow extends ClaimRow {
   attempts: number;
   pending_since: Date;
   lease_until: Date;
@@ -131,13 +135,7 @@ export async function outboxStats(db: Db): Promise<OutboxStats> {
   return { pending: r.pending, dead: r.dead, oldestPending: r.oldest ? r.oldest.getTime() : null };
 }
 
-export interface RewardRecord {
-  claimId: string;
-  userId: string;
-  challengeId: string;
-  goalId: string;
-  periodKey: string;
-  reward: { type: string; rewardId: string; quantity: number };
+export interface RewardRecord extends GrantRequest {
   claimedAt: string;
   rewardStatus: OutboxStatus;
   attempts: number;
@@ -151,13 +149,7 @@ export interface RewardRecord {
 const RECORD_COLUMNS = `c.claim_id, c.user_id, c.challenge_id, c.goal_id, c.period_key, c.reward, c.claimed_at,
   o.status, o.attempts, o.next_attempt_at, o.lease_until, o.last_error, o.granted_at, o.replayed_at`;
 
-interface RecordRow {
-  claim_id: string;
-  user_id: string;
-  challenge_id: string;
-  goal_id: string;
-  period_key: string;
-  reward: { type: string; rewardId: string; quantity: number };
+interface RecordRow extends ClaimRow {
   claimed_at: Date;
   status: OutboxStatus;
   attempts: number;

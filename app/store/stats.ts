@@ -25,8 +25,23 @@ export interface ApplyResult {
   freshEvents: number;
   /** Distinct event ids seen before (ignored). */
   duplicateEvents: number;
-  /** New value of every (player, stat) this batch changed. */
-  changed: { userId: string; statCode: string; value: number }[];
+  /** New row of every (player, stat) this batch changed. */
+  changed: ChangedStat[];
+  /** Period baselines this statement recorded (first change of a stat in a period). */
+  baselines: { userId: string; statCode: string; periodKey: string; value: number }[];
+  /** Players this statement created. */
+  newPlayers: { userId: string; createdAt: number }[];
+}
+
+export interface ChangedStat {
+  userId: string;
+  statCode: string;
+  value: number;
+  firstValue: number;
+  /** epoch ms */
+  firstSeenAt: number;
+  /** epoch ms */
+  updatedAt: number;
 }
 
 export const APPLY_STAT_CHANGES_SQL = `
@@ -50,6 +65,7 @@ WITH ev AS (
 ), new_players AS (
   INSERT INTO players (user_id, created_at) SELECT DISTINCT user_id, $7 FROM agg
   ON CONFLICT (user_id) DO NOTHING
+  RETURNING user_id, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms
 ), baselines AS (
   -- value before this statement's change (the snapshot), or the first observed value for a new stat
   INSERT INTO stat_baselines (user_id, stat_code, period_key, value)
@@ -58,6 +74,7 @@ WITH ev AS (
     JOIN unnest($8::text[], $9::text[]) AS b(stat_code, period_key) ON b.stat_code = a.stat_code
     LEFT JOIN stat_values s ON s.user_id = a.user_id AND s.stat_code = a.stat_code
   ON CONFLICT DO NOTHING
+  RETURNING user_id, stat_code, period_key, value
 ), up AS (
   -- first_value + inc = value for a new row, so EXCLUDED.value - EXCLUDED.first_value is the increment
   INSERT INTO stat_values AS s (user_id, stat_code, value, first_value, first_seen_at, set_at, updated_at)
@@ -68,11 +85,15 @@ WITH ev AS (
       ELSE s.value + (EXCLUDED.value - EXCLUDED.first_value) END,
     set_at = greatest(s.set_at, EXCLUDED.set_at),
     updated_at = EXCLUDED.updated_at
-  RETURNING user_id, stat_code, value
+  RETURNING user_id, stat_code, value, first_value, (extract(epoch FROM first_seen_at) * 1000)::bigint AS first_seen_ms,
+            (extract(epoch FROM updated_at) * 1000)::bigint AS updated_ms
 )
 SELECT (SELECT count(*) FROM fresh)::int AS fresh,
        (SELECT count(DISTINCT event_id) FROM ev)::int AS distinct_events,
-       (SELECT coalesce(json_agg(json_build_array(user_id, stat_code, value)), '[]') FROM up) AS changed`;
+       (SELECT coalesce(json_agg(json_build_array(user_id, stat_code, value, first_value, first_seen_ms, updated_ms)), '[]')
+          FROM up) AS changed,
+       (SELECT coalesce(json_agg(json_build_array(user_id, stat_code, period_key, value)), '[]') FROM baselines) AS baselines,
+       (SELECT coalesce(json_agg(json_build_array(user_id, created_ms)), '[]') FROM new_players) AS new_players`;
 
 export async function applyStatChanges(
   db: Db,
@@ -80,11 +101,14 @@ export async function applyStatChanges(
   baselineNeeds: readonly BaselineNeed[],
   now: number,
 ): Promise<ApplyResult> {
-  if (changes.length === 0) return { freshEvents: 0, duplicateEvents: 0, changed: [] };
+  if (changes.length === 0)
+    return { freshEvents: 0, duplicateEvents: 0, changed: [], baselines: [], newPlayers: [] };
   const res = await db.query<{
     fresh: number;
     distinct_events: number;
-    changed: [string, string, number | string][];
+    changed: [string, string, number | string, number | string, number | string, number | string][];
+    baselines: [string, string, string, number | string][];
+    new_players: [string, number | string][];
   }>(APPLY_STAT_CHANGES_SQL, [
     changes.map((c) => c.eventId),
     changes.map((c) => c.userId),
@@ -100,6 +124,20 @@ export async function applyStatChanges(
   return {
     freshEvents: row.fresh,
     duplicateEvents: row.distinct_events - row.fresh,
-    changed: row.changed.map(([userId, statCode, value]) => ({ userId, statCode, value: Number(value) })),
+    changed: row.changed.map(([userId, statCode, value, firstValue, firstSeenAt, updatedAt]) => ({
+      userId,
+      statCode,
+      value: Number(value),
+      firstValue: Number(firstValue),
+      firstSeenAt: Number(firstSeenAt),
+      updatedAt: Number(updatedAt),
+    })),
+    baselines: row.baselines.map(([userId, statCode, periodKey, value]) => ({
+      userId,
+      statCode,
+      periodKey,
+      value: Number(value),
+    })),
+    newPlayers: row.new_players.map(([userId, createdAt]) => ({ userId, createdAt: Number(createdAt) })),
   };
 }

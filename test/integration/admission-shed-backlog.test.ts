@@ -4,7 +4,7 @@
 // direct connection; the admission decision is scripted (init shed) and the limits are counted.
 import { Client } from 'pg';
 import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { enableKnownPlayers } from '../../app/admission/knownPlayers';
+import { KnownPlayers } from '../../app/admission/knownPlayers';
 import { unavailable } from '../../app/api/errors';
 import { PLAYER_EXISTS_MAX_BACKLOG, playerExistsBacklog } from '../../app/store/players';
 import { startTestService, type TestService } from '../helpers/service';
@@ -30,14 +30,8 @@ describe('known-player lookups while init is shed (scripted admission, locked ta
 
   beforeAll(async () => {
     t = await startTestService({
-      overrides: { admission, limits },
+      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
       env: { REQUEST_DEADLINE_MS: '60000' },
-      modules: [
-        async (ctx) => {
-          enableKnownPlayers(ctx.db, 1000);
-          return null;
-        },
-      ],
     });
   });
   afterAll(async () => t.stop());

@@ -4,7 +4,7 @@
 // limits are counted, so the test can tell which calls a request made.
 import { Client } from 'pg';
 import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { enableKnownPlayers } from '../../app/admission/knownPlayers';
+import { KnownPlayers } from '../../app/admission/knownPlayers';
 import { unavailable } from '../../app/api/errors';
 import { startTestService, type TestService } from '../helpers/service';
 
@@ -31,14 +31,8 @@ describe('initialize while new-player work is shed (scripted admission, counted 
 
   beforeAll(async () => {
     t = await startTestService({
-      overrides: { admission, limits },
-      // the known-player memory is on with admission; turn it on for this service's pool
-      modules: [
-        async (ctx) => {
-          enableKnownPlayers(ctx.db, 1000);
-          return null;
-        },
-      ],
+      // the known-player memory is on with admission; these tests bring their own admission
+      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
     });
   });
   afterAll(async () => t.stop());

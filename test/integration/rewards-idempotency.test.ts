@@ -1,7 +1,7 @@
 // Idempotency-Key on player POST/PUT routes, stored in real PostgreSQL through PgBouncer.
 import { unavailable } from '../../app/api/errors';
 import { noLimits, type Admission } from '../../app/admission';
-import { pruneIdempotencyKeys } from '../../app/store/idempotency';
+import { pruneIdempotencyKeys } from '../../app/idempotency';
 import { startTestService, type TestService } from '../helpers/service';
 import { CLAIM_FIRST_STEPS, completeFirstSteps } from './rewards-receiver';
 

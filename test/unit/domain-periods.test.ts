@@ -1,4 +1,4 @@
-import type { Schedule } from '../../app/catalog/types';
+import type { Schedule } from '../../app/domain/catalog';
 import { nextPeriod, periodAt, type Period } from '../../app/domain/periods';
 
 const DAY = 86_400_000;

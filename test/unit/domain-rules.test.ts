@@ -1,5 +1,5 @@
 import { parseCatalog } from '../../app/catalog/load';
-import type { Catalog, Challenge, Goal } from '../../app/catalog/types';
+import type { Catalog, Challenge, Goal } from '../../app/domain/catalog';
 import {
   factKey,
   type ClaimFact,

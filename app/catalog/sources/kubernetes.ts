@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import { CATALOG_PLURAL, CATALOG_VERSION } from '../crd';
 import { LeaseElector } from '../kubeLease';
-import type { CatalogProblem } from '../types';
+import type { CatalogProblem } from '../../domain/catalog';
 import type { CatalogReloader, CatalogSource } from '../watchReloader';
 
 type K8s = typeof import('@kubernetes/client-node');

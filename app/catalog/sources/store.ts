@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Db } from '../../store/db';
 import { latestCatalogHead, readCatalogRevision } from '../../store/catalogs';
-import type { Catalog } from '../types';
+import type { Catalog } from '../../domain/catalog';
 import type { CatalogReloader, CatalogSource } from '../watchReloader';
 
 export interface StoreSourceOptions {

@@ -4,10 +4,11 @@
 // the limit, messages to it are dropped (and counted), never queued without bound.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { Authenticator } from '../api/auth';
-import type { HttpServer } from '../api/http';
+import type { Authenticator } from '../auth/auth';
+import { errorBody } from '../errors';
+import type { HttpServer } from './http';
 import { websocketConnections, websocketMessagesDroppedTotal } from '../ops/metrics';
-import type { PushBus, PushMessage } from './bus';
+import type { PushBus, PushMessage } from '../events/bus';
 
 interface SocketData {
   userId: string | null;
@@ -138,14 +139,7 @@ export class PushHub {
             res.cork(() => {
               res.writeStatus(status);
               res.writeHeader('content-type', 'application/json');
-              res.end(
-                JSON.stringify({
-                  code: 16,
-                  message: 'invalid player token',
-                  error: 'UNAUTHENTICATED',
-                  details: {},
-                }),
-              );
+              res.end(JSON.stringify(errorBody('UNAUTHENTICATED', 'invalid player token')));
             });
           },
         );

@@ -6,15 +6,24 @@
 // (bounded by its own deadline and IDEMPOTENCY_WAIT_MS), then gets 409 IDEMPOTENCY_KEY_IN_PROGRESS.
 // Stored: 2xx and 4xx answers except 408/429. Not stored: 5xx/503, 408, 429 and crashes - the key is
 // released so a retry runs the request again.
+// One home: the HTTP wrapper (PgIdempotency), its SQL, the factory from config and the prune job.
 import { createHash, randomUUID } from 'node:crypto';
-import { ApiError, badRequest, GRPC } from '../api/errors';
+import type { Logger } from 'pino';
 import { errorReply, type Ctx, type Handler, type Reply } from '../api/http';
-import type { IdempotencyWrapper } from '../api/routes';
-import type { Db } from './db';
+import type { Config } from '../config';
+import { ApiError, apiError, badRequest } from '../errors';
+import { every } from '../every';
+import { MAX_ID_LENGTH } from '../limits';
+import type { Db } from '../store/db';
 
-export const MAX_IDEMPOTENCY_KEY = 128;
-/** gRPC ABORTED: a concurrency conflict the client may retry. */
-const GRPC_ABORTED = 10;
+export interface IdempotencyWrapper {
+  /** Wrap a POST/PUT handler so a repeated Idempotency-Key replays the first answer. */
+  wrap(routeName: string, handler: Handler, principal: (ctx: Ctx) => Promise<string>): Handler;
+}
+
+export const noIdempotency: IdempotencyWrapper = { wrap: (_r, h) => h };
+
+export const MAX_IDEMPOTENCY_KEY = MAX_ID_LENGTH;
 
 export interface IdempotencyOptions {
   /** How long a stored answer is replayed (24 h). */
@@ -73,16 +82,9 @@ export function requestFingerprint(ctx: Pick<Ctx, 'method' | 'url' | 'query' | '
 }
 
 const reused = () =>
-  new ApiError(
-    422,
-    GRPC.FAILED_PRECONDITION,
-    'IDEMPOTENCY_KEY_REUSED',
-    'this Idempotency-Key was already used with a different request',
-  );
+  apiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request');
 const inProgress = () =>
-  new ApiError(
-    409,
-    GRPC_ABORTED,
+  apiError(
     'IDEMPOTENCY_KEY_IN_PROGRESS',
     'a request with this Idempotency-Key is still being processed; retry shortly',
     {},
@@ -221,4 +223,19 @@ export async function pruneIdempotencyKeys(db: Db, olderThan: number, batch: num
     total += n;
     if (n < batch) return total;
   }
+}
+
+export function createIdempotency(db: Db, cfg: Config): PgIdempotency {
+  return new PgIdempotency(db, {
+    ttlMs: cfg.IDEMPOTENCY_TTL_MS,
+    waitMs: cfg.IDEMPOTENCY_WAIT_MS,
+    lockMs: cfg.IDEMPOTENCY_LOCK_MS,
+  });
+}
+
+/** Deletes answers older than the TTL every IDEMPOTENCY_PRUNE_INTERVAL_MS (worker role). */
+export function idempotencyPruneJob(db: Db, cfg: Config, log: Logger): { stop(): Promise<void> } {
+  return every(cfg.IDEMPOTENCY_PRUNE_INTERVAL_MS, log, 'idempotency key pruning', () =>
+    pruneIdempotencyKeys(db, Date.now() - cfg.IDEMPOTENCY_TTL_MS, cfg.IDEMPOTENCY_PRUNE_BATCH),
+  );
 }

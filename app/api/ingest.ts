@@ -1,13 +1,13 @@
 // POST {base}/v1/events: service credential only; validates every event, queues the good ones in
 // one durable append, answers 202 {accepted, rejected:[{index, reason, errors}]}.
 import type { Admission, RateLimits } from '../admission';
-import { ApiError, badRequest, unavailable } from '../api/errors';
-import type { Authenticator } from '../api/auth';
-import { json, jitteredRetryAfter, parseJson, type HttpServer } from '../api/http';
+import { ApiError, badRequest, unavailable } from '../errors';
+import type { Authenticator } from '../auth/auth';
+import { json, jitteredRetryAfter, parseJson, type HttpServer } from './http';
 import type { Clock } from '../domain/clock';
 import { eventsIngestedTotal } from '../ops/metrics';
-import { MAX_EVENTS_PER_REQUEST, validateEvents } from './event';
-import type { EventQueue } from './queue';
+import { MAX_EVENTS_PER_REQUEST, validateEvents } from '../events/event';
+import type { EventQueue } from '../events/queue';
 
 export interface IngestDeps {
   basePath: string;

@@ -1,0 +1,79 @@
+// The normalised, validated catalog every other module reads. Loaders turn either
+// file format (camelCase current, snake_case legacy) into these shapes.
+
+export type EventSource = 'login' | 'statistic';
+export type ProgressMode = 'absolute' | 'relative';
+export type RewardType = 'ITEM' | 'WALLET';
+export type Schedule = 'daily' | 'weekly' | 'monthly';
+
+export interface Requirement {
+  readonly statCode: string;
+  readonly operator: '>=';
+  readonly targetValue: number;
+  readonly progressMode: ProgressMode;
+}
+
+export interface Reward {
+  readonly type: RewardType;
+  readonly rewardId: string;
+  readonly quantity: number;
+}
+
+export interface Rotation {
+  readonly enabled: boolean;
+  readonly type: 'global';
+  readonly schedule: Schedule;
+  readonly onExpiry: { readonly resetProgress: boolean; readonly allowReselection: boolean };
+}
+
+export interface Goal {
+  readonly goalId: string;
+  readonly challengeId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly eventSource: EventSource;
+  readonly requirement: Requirement;
+  readonly reward: Reward;
+  readonly prerequisites: readonly string[];
+  readonly defaultAssigned: boolean;
+  /** Present only when rotation.enabled is true. */
+  readonly rotation?: Rotation;
+}
+
+export interface Challenge {
+  readonly challengeId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly goals: readonly Goal[];
+}
+
+/** A period schedule a stat needs a baseline for (relative goals that rotate with resetProgress). */
+export interface Catalog {
+  /** Content hash of the normalised catalog (hex, 16 chars). */
+  readonly version: string;
+  readonly challenges: readonly Challenge[];
+  readonly challengeById: ReadonlyMap<string, Challenge>;
+  /** Goal ids are unique across the whole catalog. */
+  readonly goalById: ReadonlyMap<string, Goal>;
+  /** statCode -> goals whose requirement uses it. */
+  readonly goalsByStat: ReadonlyMap<string, readonly Goal[]>;
+  /** Stat codes incremented by a login event (used by eventSource=login goals). */
+  readonly loginStats: readonly string[];
+  /** statCode -> schedules for which the worker must record a period baseline. */
+  readonly baselineSchedulesByStat: ReadonlyMap<string, readonly Schedule[]>;
+  /** Goals with defaultAssigned=true, in catalog order. */
+  readonly defaultGoals: readonly Goal[];
+}
+
+export interface CatalogProblem {
+  /** JSON path of the offending value, e.g. `challenges[2].goals[0].requirement.targetValue`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class CatalogInvalidError extends Error {
+  constructor(readonly problems: readonly CatalogProblem[]) {
+    super(`catalog invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    this.name = 'CatalogInvalidError';
+  }
+}
