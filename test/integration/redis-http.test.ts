@@ -117,7 +117,8 @@ describe('event ingest on a Redis that dies (SIGKILL) and comes back', () => {
     await own.start();
     // api and worker roles in one process: the worker's readiness carries the event-queue check
     // (an api pod stays ready through a Redis outage: its player routes still answer).
-    env = eventsEnv({ REDIS_URL: own.url });
+    // A short request deadline: an append that waited for Redis' reconnect would pass it.
+    env = eventsEnv({ REDIS_URL: own.url, REQUEST_DEADLINE_MS: '1500' });
     t = await startTestService({ modules: [eventsModule()], env });
   });
   afterAll(async () => {
@@ -163,6 +164,16 @@ describe('event ingest on a Redis that dies (SIGKILL) and comes back', () => {
     }, 15_000);
     expect(notReady.body.checks['event-queue']).toBe(false);
     expect(notReady.body.checks.postgres).toBe(true);
+    // Through the outage, while the clients' reconnect backoff grows: every batch is refused at
+    // once as QUEUE_UNAVAILABLE (the producer has no offline queue), none waits for the deadline
+    // (DEADLINE_EXCEEDED) or piles up in the admission limit (OVERLOADED).
+    const during: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await post([statEvent(`rk-during-${i}`, 'rk-p1', 'matches_finished', 1)]);
+      during.push(`${r.status} ${r.body.error}`);
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    expect(during).toEqual(Array(12).fill('503 QUEUE_UNAVAILABLE'));
 
     await own.start();
     await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 30_000, 'ready again');
@@ -174,6 +185,7 @@ describe('event ingest on a Redis that dies (SIGKILL) and comes back', () => {
     await eventually(async () => ((await applied('rk-after')) ? true : undefined), 30_000, 'applied after');
     // The refused event was not applied; each accepted one once (1 + 1 on the player's stat).
     expect(await applied('rk-during')).toBe(false);
+    expect(await applied('rk-during-0')).toBe(false);
     const stat = await sql<{ value: string }>(
       t.db.directUrl,
       "SELECT value::text FROM stat_values WHERE user_id = 'rk-p1' AND stat_code = 'matches_finished'",
