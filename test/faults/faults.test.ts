@@ -559,4 +559,94 @@ describe('fault injection: real processes, real signals, steady load', () => {
       redis.disconnect();
     }
   });
+
+  test('the relay (worker process) SIGKILLed mid-grant: after its lease, another relay grants under the same key', async () => {
+    const direct = stack.env.DATABASE_DIRECT_URL!;
+    const user = 'relay-crash-claimant';
+    const [, api2] = stack.apiBases();
+    // worker-2 frozen: worker-1's relay is the one that takes the row.
+    stack.signalNode('worker-2', 'SIGSTOP');
+    let frozen = true;
+    try {
+      await fetch(`${api2}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify({
+          events: [
+            {
+              eventId: 'relay-crash-tutorial',
+              userId: user,
+              type: 'stat',
+              statCode: 'tutorial_steps_done',
+              mode: 'set',
+              value: 1,
+              occurredAt: new Date().toISOString(),
+            },
+          ],
+        }),
+      });
+      const until = Date.now() + 30_000;
+      while (
+        (await sql(direct, "SELECT 1 FROM processed_events WHERE event_id = 'relay-crash-tutorial'"))
+          .length === 0
+      ) {
+        if (Date.now() > until) throw new Error('tutorial event not applied');
+        await sleep(100);
+      }
+      // The claim's own grant fails (the row goes to the relay); the relay's delivery is held.
+      const mine = () => stack.platform.deliveries.filter((d) => d.rawBody.includes(user));
+      stack.platform.behaviour = (d) =>
+        !d.rawBody.includes(user)
+          ? { status: 200 }
+          : mine().indexOf(d) === 0
+            ? { status: 500 }
+            : mine().indexOf(d) === 1
+              ? { status: 200, delayMs: 20_000 }
+              : { status: 200 };
+      const token = (await mintToken(SECRET, user)).token;
+      const claim = await fetch(`${api2}${CLAIM}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(claim.status).toBe(200);
+      const claimId = ((await claim.json()) as { claimId: string }).claimId;
+      while (mine().length < 2) {
+        if (Date.now() > until) throw new Error('the relay never delivered');
+        await sleep(10);
+      }
+      await stack.killNode('worker-1');
+      const row = await sql<{ status: string; lease_until: Date | null }>(
+        direct,
+        'SELECT status, lease_until FROM reward_outbox WHERE claim_id = $1',
+        [claimId],
+      );
+      expect(row[0]!.status).toBe('pending');
+      expect(row[0]!.lease_until).not.toBeNull();
+      stack.signalNode('worker-2', 'SIGCONT');
+      frozen = false;
+      stack.restartNode('worker-1');
+      const until2 = Date.now() + 30_000;
+      while (
+        (
+          await sql(direct, "SELECT 1 FROM reward_outbox WHERE claim_id = $1 AND status = 'granted'", [
+            claimId,
+          ])
+        ).length === 0
+      ) {
+        if (Date.now() > until2) throw new Error('never granted after the relay died');
+        await sleep(100);
+      }
+      const ds = mine();
+      expect(ds.length).toBeGreaterThanOrEqual(3);
+      // Every delivery carries the one claim id as its key (so the platform grants once), the
+      // delivery after the crash waited for the dead relay's lease, and the reward is granted.
+      expect(new Set(ds.map((d) => d.key))).toEqual(new Set([claimId]));
+      expect(ds[2]!.at).toBeGreaterThanOrEqual(row[0]!.lease_until!.getTime());
+      expect(stack.platform.granted.has(claimId)).toBe(true);
+    } finally {
+      stack.platform.behaviour = () => ({ status: 200 });
+      if (frozen) stack.signalNode('worker-2', 'SIGCONT');
+      await stack.waitAllReady(60_000);
+    }
+  });
 });
