@@ -38,6 +38,8 @@ export function pgbouncerIni(): string {
     `max_db_connections = ${tpl('include "challenge-service.pgbouncerServerConnections" .')}`,
     'min_pool_size = 0',
     'server_idle_timeout = 60',
+    '; after a failed login to PostgreSQL (restart, failover) retry in 1 s, not the 15 s default',
+    'server_login_retry = 1',
     '; a client that waited longer than the request deadline has already been answered 503',
     `query_wait_timeout = ${deadlineSeconds}`,
     `max_prepared_statements = ${v('pgbouncer.maxPreparedStatements')}`,

@@ -28,12 +28,12 @@ const lines = [];
 const faults = read('faults.json');
 if (faults) {
   lines.push(
-    '| Fault (test) | Process | Signal | Load during the fault | Down | Recovery after restart | Answers | Lost | Doubled | Late | Malformed | Claims (granted twice / undelivered) | Not ready seen | Errors seen (route: status) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| Fault (test) | Process | Signal | Load during the fault | Down | Recovery after restart | Answers | Events acked over gRPC | Lost | Doubled | Late | Malformed | Claims (granted twice / undelivered) | Not ready seen | Errors seen (route: status) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of JSON.parse(faults)) {
     lines.push(
-      `| \`${r.test}\` (test/faults/faults.test.ts) | ${r.process} | ${r.signal} | ${r.load} | ${s(r.downMs)} | ${s(r.recoveryMs)} | ${r.answers} | ${r.lost} | ${r.doubled} | ${r.late} | ${r.malformed} | ${r.claims} (${r.grantedTwice} / ${r.undelivered}) | ${r.notReadySeen.join(', ') || 'none'} | ${errors(r.errorsSeen)} |`,
+      `| \`${r.test}\` (test/faults/faults.test.ts) | ${r.process} | ${r.signal} | ${r.load} | ${s(r.downMs)} | ${s(r.recoveryMs)} | ${r.answers} | ${r.grpcAcked ?? 'n/a'} | ${r.lost} | ${r.doubled} | ${r.late} | ${r.malformed} | ${r.claims} (${r.grantedTwice} / ${r.undelivered}) | ${r.notReadySeen.join(', ') || 'none'} | ${errors(r.errorsSeen)} |`,
     );
   }
   lines.push('');

@@ -71,6 +71,8 @@ ignore_startup_parameters = extra_float_digits,statement_timeout,options
 logfile = $dir/pgbouncer/pgbouncer.log
 pidfile = $dir/pgbouncer/pgbouncer.pid
 admin_users = postgres
+; retry a failed server login after 1 s, not the 15 s default: PostgreSQL back = pool back
+server_login_retry = 1
 INI
   echo '"postgres" ""' >"$dir/pgbouncer/userlist.txt"
   chown -R postgres "$dir/pgbouncer"

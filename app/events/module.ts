@@ -27,8 +27,13 @@ export interface EventsInfra {
   close(): Promise<void>;
 }
 
-function redisClient(url: string, opts: { blocking?: boolean; onState?: (up: boolean) => void } = {}): Redis {
+function redisClient(
+  url: string,
+  opts: { blocking?: boolean; failFast?: boolean; onState?: (up: boolean) => void } = {},
+): Redis {
   const r = new Redis(url, {
+    // The producer (appends): no offline queue, so an append while Redis is down fails at once.
+    ...(opts.failFast ? { enableOfflineQueue: false } : {}),
     // Fail a command after two reconnect attempts instead of queueing it for ever: ingest answers
     // 503 quickly and the worker loop retries with its own backoff.
     maxRetriesPerRequest: opts.blocking ? null : 2,
@@ -52,7 +57,9 @@ export function createEventsInfra(cfg: Config): EventsInfra {
   }
   const url = cfg.REDIS_URL;
   const cmd = redisClient(url, { onState: (up) => redisUp.set(up ? 1 : 0) });
+  const producer = redisClient(url, { failFast: true });
   const queue = new RedisEventQueue(cmd, () => redisClient(url, { blocking: true }), {
+    producer,
     stream: cfg.EVENTS_STREAM_KEY,
     group: cfg.EVENTS_GROUP,
     deadLetterMaxLen: cfg.EVENTS_DEAD_LETTER_MAXLEN,
@@ -69,6 +76,7 @@ export function createEventsInfra(cfg: Config): EventsInfra {
     async close() {
       await queue.close();
       await bus.close();
+      await producer.quit().catch(() => producer.disconnect());
       await cmd.quit().catch(() => cmd.disconnect());
     },
   };

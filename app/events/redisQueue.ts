@@ -22,6 +22,12 @@ export interface RedisQueueOptions {
   group: string;
   /** Approximate cap of the dead-letter stream. */
   deadLetterMaxLen: number;
+  /**
+   * The connection appends go to, built with `enableOfflineQueue: false`: while Redis is down an
+   * append fails at once (ingest answers 503 QUEUE_UNAVAILABLE) instead of waiting in ioredis'
+   * offline queue until the request deadline. Default: the command connection.
+   */
+  producer?: Redis;
 }
 
 type RawEntry = [string, string[]];
@@ -57,6 +63,8 @@ export class RedisEventQueue implements EventQueue {
   readonly deadStream: string;
   private readonly blocking = new Set<Redis>();
   private groupReady: Promise<void> | undefined;
+  /** Until the producer's first connect, appends wait for it (bounded) rather than fail. */
+  private producerFirstReady: Promise<void> | undefined;
 
   /**
    * @param redis command connection (never blocked)
@@ -68,6 +76,21 @@ export class RedisEventQueue implements EventQueue {
     private readonly opts: RedisQueueOptions,
   ) {
     this.deadStream = `${opts.stream}:dead`;
+    const p = opts.producer;
+    if (p && p.status !== 'ready') {
+      this.producerFirstReady = new Promise<void>((resolve) => {
+        const t = setTimeout(done, 2000);
+        t.unref();
+        function done(): void {
+          clearTimeout(t);
+          p!.off('ready', done);
+          resolve();
+        }
+        p.once('ready', done);
+      }).then(() => {
+        this.producerFirstReady = undefined;
+      });
+    }
   }
 
   /** Create the group (and stream) if absent; id 0 so entries appended before any worker count. */
@@ -89,7 +112,8 @@ export class RedisEventQueue implements EventQueue {
 
   async append(events: readonly GameEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const m = this.redis.multi();
+    if (this.producerFirstReady) await this.producerFirstReady;
+    const m = (this.opts.producer ?? this.redis).multi();
     for (const e of events) m.xadd(this.opts.stream, '*', 'e', encodeEvent(e));
     const res = await m.exec();
     if (!res) throw new Error('event append transaction aborted');

@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { sql } from '../helpers/events';
 import { Load } from './load';
 import { mintToken } from '../../app/api/auth';
@@ -33,6 +34,8 @@ interface FaultRow {
   errorsSeen: Record<string, number>;
   notReadySeen: string[];
   claims: number;
+  /** Events acknowledged over gRPC (StatItemUpdated OK), part of the exactly-once checks. */
+  grpcAcked: number;
   grantedTwice: number;
   undelivered: number;
 }
@@ -73,14 +76,14 @@ describe('fault injection: real processes, real signals, steady load', () => {
     /** The fault destroys Redis' data: events acknowledged before recovery may be lost (counted). */
     dataLoss?: boolean;
     /** Checks of this fault's own, after recovery. */
-    after?: () => Promise<void>;
+    after?: (load: Load) => Promise<void>;
   }
 
   let faultSeq = 0;
   async function runFault(f: Fault): Promise<FaultRow> {
     // Unique per fault (names share prefixes): players and event ids of one test are its own.
     const prefix = `f${++faultSeq}${f.name.replace(/[^a-z0-9]+/gi, '').slice(0, 10)}`;
-    const load = new Load(stack.apiBases(), prefix, 40);
+    const load = new Load(stack.apiBases(), prefix, 40, stack.grpcTargets());
     load.start();
     await sleep(3000);
 
@@ -101,6 +104,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
     const downMs = tRecover - t0;
     await sleep(2000);
     await load.stop();
+    load.close();
 
     // ---- checks from PostgreSQL and Redis themselves --------------------------------------------
     const direct = stack.env.DATABASE_DIRECT_URL!;
@@ -181,7 +185,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
       test: f.name,
       process: f.process,
       signal: f.signal,
-      load: '40 ops/s: events 30 % (5 per batch), claims, inits, lists, selections',
+      load: '40 ops/s: events 30 % (5 per HTTP batch or 5 gRPC calls), claims, inits, lists, selections',
       downMs,
       recoveryMs,
       answers: load.answers.length,
@@ -192,6 +196,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
       errorsSeen,
       notReadySeen: [...notReadySeen].sort(),
       claims: claimRows.length,
+      grpcAcked: load.grpcAcked,
       grantedTwice,
       undelivered: undelivered.length,
     };
@@ -218,8 +223,10 @@ describe('fault injection: real processes, real signals, steady load', () => {
     expect(Object.values(await stack.readiness()).every(Boolean)).toBe(true);
     // The load did real work in this test.
     expect(acked.length).toBeGreaterThan(50);
+    // ... over both transports: the checks above cover gRPC-delivered events too.
+    expect(load.grpcAcked).toBeGreaterThan(20);
     expect(claimRows.length).toBeGreaterThan(0);
-    await f.after?.();
+    await f.after?.(load);
     return row;
   }
 
@@ -318,7 +325,7 @@ describe('fault injection: real processes, real signals, steady load', () => {
       inject: claimInFlightThenKill,
       recover: () => stack.restartNode('api-1'),
       notReady: ['api-1'],
-      after: heldClaimResolved,
+      after: () => heldClaimResolved(),
     });
   });
 
@@ -387,5 +394,259 @@ describe('fault injection: real processes, real signals, steady load', () => {
       notReady: ['worker-1', 'worker-2'],
       dataLoss: true,
     });
+  });
+
+  /** The reference catalog with the starter path's description changed: a new version, same goals. */
+  const republished = (() => {
+    const doc = JSON.parse(readFileSync(path.join(ROOT, 'examples/catalog.json'), 'utf8')) as {
+      challenges: { challengeId: string; description: string }[];
+    };
+    const NEW_DESCRIPTION = 'Republished during load (faults test)';
+    for (const c of doc.challenges) if (c.challengeId === 'starter-path') c.description = NEW_DESCRIPTION;
+    return { doc, NEW_DESCRIPTION };
+  })();
+  const catalogSwitch = { publishedVersion: '', oldVersion: '', allSwitchedAt: 0 };
+
+  test('catalog publish through the admin API under load: no error answer, every process switches to it', async () => {
+    await runFault({
+      name: 'catalog publish',
+      process: 'api and worker (catalog reload)',
+      signal: 'admin publish (POST /admin/v1/catalogs/publish on api-1)',
+      inject: async () => {
+        catalogSwitch.oldVersion = (await stack.catalogVersions())['api-1']!;
+        const res = await fetch(
+          `http://127.0.0.1:${stack.node('api-1').opsPort}/admin/v1/catalogs/publish?comment=faults`,
+          {
+            method: 'POST',
+            headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' },
+            body: JSON.stringify(republished.doc),
+          },
+        );
+        const body = (await res.json()) as { version?: string };
+        expect(res.status).toBe(200);
+        catalogSwitch.publishedVersion = body.version!;
+      },
+      recover: async () => {
+        // Recovered = every api and worker process serves the published version.
+        const until = Date.now() + 30_000;
+        for (;;) {
+          const v = await stack.catalogVersions();
+          if (Object.values(v).every((x) => x === catalogSwitch.publishedVersion)) break;
+          if (Date.now() > until) throw new Error(`not switched: ${JSON.stringify(v)}`);
+          await sleep(50);
+        }
+        catalogSwitch.allSwitchedAt = Date.now();
+      },
+      notReady: [],
+      after: async (load) => {
+        expect(catalogSwitch.publishedVersion).not.toBe(catalogSwitch.oldVersion);
+        // No error answer at all during the reload (a claim sent before its goal's event was
+        // applied is the load's own 409, not an error of the reload).
+        const errors = load.answers
+          .filter(
+            (a) => a.status === 0 || a.status >= 500 || (a.status >= 400 && a.error !== 'GOAL_NOT_COMPLETED'),
+          )
+          .map((a) => `${a.kind} ${a.status} ${a.error ?? ''}`);
+        expect(errors).toEqual([]);
+        // Answers switch: lists sent after every process serves the new version show it; lists
+        // before the publish showed the old one.
+        const lists = load.answers.filter((a) => a.kind === 'list' && a.status === 200);
+        const after = lists.filter((a) => a.sentAt! > catalogSwitch.allSwitchedAt);
+        expect(after.length).toBeGreaterThan(5);
+        expect(new Set(after.map((a) => a.starterDescription))).toEqual(
+          new Set([republished.NEW_DESCRIPTION]),
+        );
+        expect(lists.some((a) => a.starterDescription !== republished.NEW_DESCRIPTION)).toBe(true);
+      },
+    });
+  });
+
+  test('worker SIGKILLed between its commit and its ack: the redelivered batch changes nothing', async () => {
+    // Deterministic crash point, no hook in the worker: a transaction of the test's own holds the
+    // first event id's processed_events row, so the worker that read the batch waits inside its
+    // apply; Redis writes are then paused (CLIENT PAUSE WRITE), the lock released: the worker
+    // commits, its XACK waits, and the process is SIGKILLed right there.
+    const direct = stack.env.DATABASE_DIRECT_URL!;
+    const user = 'crash-ack-player';
+    const ids = Array.from({ length: 5 }, (_, i) => `crash-ack-e${i}`);
+    const lock = new Client({ connectionString: direct });
+    await lock.connect();
+    const redis = new Redis(stack.env.REDIS_URL!);
+    let paused = false;
+    let frozen: NodeName | undefined;
+    try {
+      await lock.query('BEGIN');
+      await lock.query('INSERT INTO processed_events (event_id, processed_at) VALUES ($1, now())', [ids[0]]);
+      const res = await fetch(`${stack.apiBases()[1]}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify({
+          events: ids.map((eventId) => ({
+            eventId,
+            userId: user,
+            type: 'stat',
+            statCode: 'matches_finished',
+            mode: 'increment',
+            value: 1,
+            occurredAt: new Date().toISOString(),
+          })),
+        }),
+      });
+      expect(res.status).toBe(202);
+      const pendingOf = async () =>
+        (await redis.xpending('challenge:events', 'challenge-workers', '-', '+', 100)) as [
+          string,
+          string,
+          number,
+          number,
+        ][];
+      // The worker that read the batch (its consumer name starts with the node name).
+      let holder: NodeName | undefined;
+      const until = Date.now() + 20_000;
+      while (!holder) {
+        const p = await pendingOf();
+        if (p.length >= ids.length) holder = p[0]![1].replace(/-\d+$/, '') as NodeName;
+        else if (Date.now() > until) throw new Error('batch never read');
+        else await sleep(20);
+      }
+      await redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      paused = true;
+      await lock.query('ROLLBACK');
+      // The worker's transaction commits (read from PostgreSQL) ...
+      while (
+        (await sql(direct, 'SELECT 1 FROM processed_events WHERE event_id = ANY($1)', [ids])).length <
+        ids.length
+      ) {
+        if (Date.now() > until) throw new Error('worker never committed');
+        await sleep(20);
+      }
+      await stack.killNode(holder);
+      // ... and its ack never reached Redis: the entries are still pending for the dead consumer.
+      const pendingAtKill = await pendingOf();
+      expect(pendingAtKill.filter((e) => e[1].startsWith(`${holder}-`)).length).toBe(ids.length);
+      // With the other worker frozen, Redis resumes: the dead worker's XACK is gone with its
+      // connection, the entries stay pending.
+      const other: NodeName = holder === 'worker-1' ? 'worker-2' : 'worker-1';
+      stack.signalNode(other, 'SIGSTOP');
+      frozen = other;
+      await redis.call('CLIENT', 'UNPAUSE');
+      paused = false;
+      await sleep(1000);
+      expect((await pendingOf()).filter((e) => e[1].startsWith(`${holder}-`)).length).toBe(ids.length);
+      stack.signalNode(other, 'SIGCONT');
+      frozen = undefined;
+      stack.restartNode(holder);
+      await stack.waitAllReady(60_000);
+      // A consumer claims the idle entries, processes them again and acks: nothing pending.
+      const until2 = Date.now() + 30_000;
+      for (;;) {
+        const p = await pendingOf();
+        if (p.length === 0) break;
+        if (Date.now() > until2) throw new Error(`still pending: ${JSON.stringify(p)}`);
+        await sleep(100);
+      }
+      // Applied once: the redelivery found the ids in processed_events.
+      const stat = await sql<{ value: string }>(
+        direct,
+        "SELECT value::text FROM stat_values WHERE user_id = $1 AND stat_code = 'matches_finished'",
+        [user],
+      );
+      expect(stat.map((r) => Number(r.value))).toEqual([ids.length]);
+    } finally {
+      if (paused) await redis.call('CLIENT', 'UNPAUSE');
+      if (frozen) stack.signalNode(frozen, 'SIGCONT');
+      await lock.end().catch(() => undefined);
+      redis.disconnect();
+    }
+  });
+
+  test('the relay (worker process) SIGKILLed mid-grant: after its lease, another relay grants under the same key', async () => {
+    const direct = stack.env.DATABASE_DIRECT_URL!;
+    const user = 'relay-crash-claimant';
+    const [, api2] = stack.apiBases();
+    // worker-2 frozen: worker-1's relay is the one that takes the row.
+    stack.signalNode('worker-2', 'SIGSTOP');
+    let frozen = true;
+    try {
+      await fetch(`${api2}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify({
+          events: [
+            {
+              eventId: 'relay-crash-tutorial',
+              userId: user,
+              type: 'stat',
+              statCode: 'tutorial_steps_done',
+              mode: 'set',
+              value: 1,
+              occurredAt: new Date().toISOString(),
+            },
+          ],
+        }),
+      });
+      const until = Date.now() + 30_000;
+      while (
+        (await sql(direct, "SELECT 1 FROM processed_events WHERE event_id = 'relay-crash-tutorial'"))
+          .length === 0
+      ) {
+        if (Date.now() > until) throw new Error('tutorial event not applied');
+        await sleep(100);
+      }
+      // The claim's own grant fails (the row goes to the relay); the relay's delivery is held.
+      const mine = () => stack.platform.deliveries.filter((d) => d.rawBody.includes(user));
+      stack.platform.behaviour = (d) =>
+        !d.rawBody.includes(user)
+          ? { status: 200 }
+          : mine().indexOf(d) === 0
+            ? { status: 500 }
+            : mine().indexOf(d) === 1
+              ? { status: 200, delayMs: 20_000 }
+              : { status: 200 };
+      const token = (await mintToken(SECRET, user)).token;
+      const claim = await fetch(`${api2}${CLAIM}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(claim.status).toBe(200);
+      const claimId = ((await claim.json()) as { claimId: string }).claimId;
+      while (mine().length < 2) {
+        if (Date.now() > until) throw new Error('the relay never delivered');
+        await sleep(10);
+      }
+      await stack.killNode('worker-1');
+      const row = await sql<{ status: string; lease_until: Date | null }>(
+        direct,
+        'SELECT status, lease_until FROM reward_outbox WHERE claim_id = $1',
+        [claimId],
+      );
+      expect(row[0]!.status).toBe('pending');
+      expect(row[0]!.lease_until).not.toBeNull();
+      stack.signalNode('worker-2', 'SIGCONT');
+      frozen = false;
+      stack.restartNode('worker-1');
+      const until2 = Date.now() + 30_000;
+      while (
+        (
+          await sql(direct, "SELECT 1 FROM reward_outbox WHERE claim_id = $1 AND status = 'granted'", [
+            claimId,
+          ])
+        ).length === 0
+      ) {
+        if (Date.now() > until2) throw new Error('never granted after the relay died');
+        await sleep(100);
+      }
+      const ds = mine();
+      expect(ds.length).toBeGreaterThanOrEqual(3);
+      // Every delivery carries the one claim id as its key (so the platform grants once), the
+      // delivery after the crash waited for the dead relay's lease, and the reward is granted.
+      expect(new Set(ds.map((d) => d.key))).toEqual(new Set([claimId]));
+      expect(ds[2]!.at).toBeGreaterThanOrEqual(row[0]!.lease_until!.getTime());
+      expect(stack.platform.granted.has(claimId)).toBe(true);
+    } finally {
+      stack.platform.behaviour = () => ({ status: 200 });
+      if (frozen) stack.signalNode('worker-2', 'SIGCONT');
+      await stack.waitAllReady(60_000);
+    }
   });
 });

@@ -12,6 +12,8 @@ export const ROOT = path.resolve(__dirname, '../..');
 export const SECRET = 'faults-stack-hs256-secret-0123456789abcdef';
 export const API_KEY = 'faults-stack-api-key-0123';
 export const DEADLINE_MS = 2000;
+/** The AGS namespace the api processes take gRPC events for. */
+export const NAMESPACE = 'faults-ns';
 
 export type NodeName = 'api-1' | 'api-2' | 'worker-1' | 'worker-2';
 
@@ -20,6 +22,8 @@ interface NodeProc {
   role: 'api' | 'worker';
   port: number;
   opsPort: number;
+  /** gRPC event ingest (api only): a free port of its own, kept across restarts. */
+  grpcPort: number;
   child?: ChildProcess;
 }
 
@@ -100,7 +104,13 @@ export class FaultStack {
       ['worker-1', 'worker'],
       ['worker-2', 'worker'],
     ] as const) {
-      this.nodes.push({ name, role, port: role === 'api' ? await freePort() : 0, opsPort: await freePort() });
+      this.nodes.push({
+        name,
+        role,
+        port: role === 'api' ? await freePort() : 0,
+        opsPort: await freePort(),
+        grpcPort: role === 'api' ? await freePort() : 0,
+      });
     }
     for (const n of this.nodes) this.spawnNode(n);
     await this.waitAllReady(60_000);
@@ -118,6 +128,9 @@ export class FaultStack {
       JWT_HS256_SECRET: SECRET,
       SERVICE_API_KEYS: API_KEY,
       CHALLENGE_CATALOG: path.join(ROOT, 'examples/catalog.json'),
+      // Catalogs published through the admin API (PostgreSQL, Redis nudge); the file until then.
+      CATALOG_SOURCE: 'admin',
+      CATALOG_POLL_INTERVAL_MS: '2000',
       REQUEST_DEADLINE_MS: String(DEADLINE_MS),
       PG_POOL_MAX: '8',
       GRANTER: 'webhook',
@@ -139,6 +152,7 @@ export class FaultStack {
       SHUTDOWN_GRACE_MS: '2000',
       // A key left in progress by a killed api is taken over by a retry after this long.
       IDEMPOTENCY_LOCK_MS: '2000',
+      AB_NAMESPACE: NAMESPACE,
     };
   }
 
@@ -150,7 +164,8 @@ export class FaultStack {
         ROLE: n.role,
         PORT: String(n.port),
         OPS_PORT: String(n.opsPort),
-        GRPC_PORT: '0', // two api processes on one machine: each its own gRPC port
+        // two api processes on one machine: each its own gRPC port (the same one after a restart)
+        GRPC_PORT: String(n.grpcPort),
         EVENTS_CONSUMER: `${n.name}-${Date.now()}`,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -167,6 +182,30 @@ export class FaultStack {
 
   apiBases(): string[] {
     return this.nodes.filter((n) => n.role === 'api').map((n) => `http://127.0.0.1:${n.port}/challenge`);
+  }
+
+  /** The api processes' gRPC event ingest addresses (127.0.0.1). */
+  grpcTargets(): string[] {
+    return this.nodes.filter((n) => n.role === 'api').map((n) => `127.0.0.1:${n.grpcPort}`);
+  }
+
+  /** The catalog version each process serves (its admin API), `undefined` when it does not answer. */
+  async catalogVersions(): Promise<Record<string, string | undefined>> {
+    const out: Record<string, string | undefined> = {};
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${n.opsPort}/admin/v1/catalogs/current`, {
+            headers: { 'x-api-key': API_KEY },
+            signal: AbortSignal.timeout(1500),
+          });
+          out[n.name] = ((await res.json()) as { version?: string }).version;
+        } catch {
+          out[n.name] = undefined;
+        }
+      }),
+    );
+    return out;
   }
 
   async readiness(): Promise<Record<string, boolean>> {

@@ -47,6 +47,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     HOST: '127.0.0.1',
     PORT: '0',
     OPS_PORT: '0',
+    GRPC_PORT: '0', // never the default 6565: suites run in parallel, other services on this machine
     DATABASE_URL: viaPgBouncer ? db.pooledUrl : db.directUrl,
     DATABASE_DIRECT_URL: db.directUrl,
     JWT_HS256_SECRET: TEST_SECRET,

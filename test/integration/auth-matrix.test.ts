@@ -1,12 +1,17 @@
 // The token matrix over HTTP on the real service: HS256 (shared secret), RS256 (PEM key) and RS256
 // through a JWKS endpoint served by a real local HTTP server (key rotation, outage, unknown kid),
-// plus cross-player access. Policy under test: app/api/auth.ts header, docs/RELIABILITY.md.
+// plus cross-player access, and the service credential rules over gRPC event ingest and HTTP ingest. Policy under test: app/api/auth.ts header, docs/RELIABILITY.md.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type JWK, type KeyLike } from 'jose';
+import * as grpc from '@grpc/grpc-js';
+import { mintToken } from '../../app/api/auth';
+import { loadProtos } from '../../app/events/grpc';
+import { eventsModule } from '../../app/events/module';
 import { rewardsModule } from '../../app/rewards/module';
+import { dropEventKeys, eventsEnv, eventually, sql } from '../helpers/events';
 import { completeFirstSteps, CLAIM_FIRST_STEPS } from './rewards-receiver';
-import { startTestService, TEST_SECRET, type TestService } from '../helpers/service';
+import { startTestService, TEST_API_KEY, TEST_SECRET, type TestService } from '../helpers/service';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON answers
 type AnyJson = any;
@@ -336,5 +341,134 @@ describe('RS256 through a JWKS endpoint (real local server)', () => {
     expect((await get(t.base, await token(k2))).status).toBe(200);
     // k1 was rotated out: its new tokens are refused.
     refused(await get(t.base, await token(k1)), 401, 'UNAUTHENTICATED');
+  });
+});
+
+/**
+ * The service credential rules over gRPC (metadata `authorization` / `x-api-key`) on the running
+ * service's event ingest, next to the same credential on HTTP `POST /v1/events`: one verdict per
+ * credential on both transports. A real gRPC client (grpc-js) calls the platform's event service;
+ * refused messages are not applied (read from PostgreSQL after an accepted marker).
+ */
+describe('service credentials over gRPC event ingest and HTTP ingest (same rules)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- generated client constructors
+  const pkg = grpc.loadPackageDefinition(loadProtos()) as any;
+  let t: TestService;
+  let env: Record<string, string>;
+  let port = 0;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- generated client
+  let login: any;
+
+  beforeAll(async () => {
+    env = eventsEnv({ GRPC_PORT: '0', DEV_MODE: '0', AB_NAMESPACE: 'auth-ns' });
+    t = await startTestService({
+      modules: [eventsModule(undefined, { grpc: { onListening: (p) => (port = p) } })],
+      env,
+    });
+    login = new pkg.accelbyte.iam.account.v1.UserAuthenticationUserLoggedInService(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+    );
+  });
+  afterAll(async () => {
+    login?.close();
+    await t.stop();
+    await dropEventKeys(env);
+  });
+
+  const svc = (claims: Record<string, unknown> = { scope: 'challenge:service' }) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('platform');
+
+  const grpcCall = (id: string, meta: Record<string, string>) =>
+    new Promise<{ code: grpc.status; details: string }>((resolve) => {
+      const md = new grpc.Metadata();
+      for (const [k, v] of Object.entries(meta)) md.set(k, v);
+      login.OnMessage(
+        { id, userId: 'grpc-auth-p', namespace: 'auth-ns' },
+        md,
+        { deadline: Date.now() + 10_000 },
+        (err: grpc.ServiceError | null) =>
+          resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' }),
+      );
+    });
+  const httpCall = async (id: string, meta: Record<string, string>) => {
+    const res = await fetch(`${t.base}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...meta },
+      body: JSON.stringify({
+        events: [
+          {
+            eventId: id,
+            userId: 'grpc-auth-p',
+            type: 'login',
+            occurredAt: new Date(Date.now() - 1000).toISOString(),
+          },
+        ],
+      }),
+    });
+    return { status: res.status, body: (await res.json()) as AnyJson };
+  };
+
+  test('missing, player token, expired, no exp, alg none, wrong key, wrong API key: refused on both; API key and service JWT accepted', async () => {
+    const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
+    const cases: [string, Record<string, string>, 'ok' | 'unauthenticated' | 'forbidden'][] = [
+      ['missing', {}, 'unauthenticated'],
+      ['player token', bearer((await mintToken(TEST_SECRET, 'grpc-auth-p')).token), 'forbidden'],
+      [
+        'expired service JWT',
+        bearer(
+          await svc()
+            .setExpirationTime(nowS() - 10)
+            .sign(enc(TEST_SECRET)),
+        ),
+        'unauthenticated',
+      ],
+      ['service JWT without exp', bearer(await svc().sign(enc(TEST_SECRET))), 'unauthenticated'],
+      [
+        'alg none',
+        bearer(
+          new UnsecuredJWT({ sub: 'platform', scope: 'challenge:service', exp: nowS() + 3600 }).encode(),
+        ),
+        'unauthenticated',
+      ],
+      [
+        'service JWT signed with another key',
+        bearer(await svc().setExpirationTime('1h').sign(enc('another-secret-another-secret-0000'))),
+        'unauthenticated',
+      ],
+      ['wrong API key', { 'x-api-key': 'not-the-api-key-0000' }, 'unauthenticated'],
+      ['not a JWT', bearer('not-a-token'), 'unauthenticated'],
+      ['API key', { 'x-api-key': TEST_API_KEY }, 'ok'],
+      ['service JWT', bearer(await svc().setExpirationTime('1h').sign(enc(TEST_SECRET))), 'ok'],
+    ];
+    const grpcOf = {
+      ok: grpc.status.OK,
+      unauthenticated: grpc.status.UNAUTHENTICATED,
+      forbidden: grpc.status.PERMISSION_DENIED,
+    };
+    const httpOf = { ok: 202, unauthenticated: 401, forbidden: 403 };
+    const refusedIds: string[] = [];
+    for (const [i, [what, meta, verdict]] of cases.entries()) {
+      const g = await grpcCall(`ga-g${i}`, meta);
+      expect([what, g.code]).toEqual([what, grpcOf[verdict]]);
+      if (verdict !== 'ok') expect(g.details.length).toBeGreaterThan(0);
+      const h = await httpCall(`ga-h${i}`, meta);
+      expect([what, h.status]).toEqual([what, httpOf[verdict]]);
+      if (verdict !== 'ok') {
+        refused(h, h.status, h.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+        refusedIds.push(`ga-g${i}`, `ga-h${i}`);
+      }
+    }
+    // Only the four accepted messages are applied: the refused ones never reached the queue.
+    await eventually(async () => {
+      const rows = await sql(t.db.directUrl, "SELECT 1 FROM processed_events WHERE event_id LIKE 'ga-%'");
+      return rows.length === 4 ? true : undefined;
+    });
+    const applied = await sql<{ event_id: string }>(
+      t.db.directUrl,
+      "SELECT event_id FROM processed_events WHERE event_id LIKE 'ga-%' ORDER BY event_id",
+    );
+    expect(applied.map((r) => r.event_id)).toEqual(['ga-g8', 'ga-g9', 'ga-h8', 'ga-h9']);
+    expect(refusedIds.length).toBe(16);
   });
 });

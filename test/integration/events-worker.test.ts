@@ -1,17 +1,10 @@
 // The worker on real Redis Streams and PostgreSQL (through PgBouncer): exactly-once stat changes,
 // last-writer-wins for `set`, login expansion, unknown stats, dead-lettering, retention pruning.
-import { randomBytes } from 'node:crypto';
+// A worker SIGKILLed between its commit and its ack: test/faults/faults.test.ts (a real process).
 import Redis from 'ioredis';
-import pino from 'pino';
-import { CatalogHolder } from '../../app/catalog/holder';
-import { loadCatalogFile } from '../../app/catalog/load';
-import { AdjustableClock } from '../../app/domain/clock';
 import { periodAt } from '../../app/domain/periods';
-import type { GameEvent } from '../../app/events/event';
 import { eventsModule } from '../../app/events/module';
-import type { EventConsumer } from '../../app/events/queue';
-import { RedisEventQueue } from '../../app/events/redisQueue';
-import { EventWorker, pruneProcessedEvents } from '../../app/events/worker';
+import { pruneProcessedEvents } from '../../app/events/worker';
 import { eventsDuplicateTotal, eventsUnknownStatTotal } from '../../app/ops/metrics';
 import { eventsEnv, eventually, readStats, sql, statEvent } from '../helpers/events';
 import { startTestService, type TestService } from '../helpers/service';
@@ -90,68 +83,6 @@ describe('event worker', () => {
     await drained();
     expect(await stats(u)).toEqual({ [`${u}|matches_finished`]: 4 });
     expect((await counter(eventsDuplicateTotal)) - dupBefore).toBe(2);
-  });
-
-  test('a batch redelivered after its worker died between commit and ack changes nothing', async () => {
-    const log = pino({ level: 'silent' });
-    const catalog = new CatalogHolder(loadCatalogFile(t.cfg.CHALLENGE_CATALOG));
-    const stream = `test:redeliver:${randomBytes(4).toString('hex')}`;
-    const queue = new RedisEventQueue(redis(), redis, { stream, group: 'g', deadLetterMaxLen: 100 });
-    const u = 'w-redeliver';
-    const ev = (id: string, value: number, mode: 'set' | 'increment'): GameEvent =>
-      mode === 'set'
-        ? {
-            type: 'stat',
-            eventId: id,
-            userId: u,
-            statCode: 'matches_won',
-            value,
-            mode,
-            occurredAt: Date.now(),
-          }
-        : {
-            type: 'stat',
-            eventId: id,
-            userId: u,
-            statCode: 'matches_finished',
-            value,
-            mode,
-            occurredAt: Date.now(),
-          };
-    await queue.append([ev('r1', 2, 'increment'), ev('r2', 3, 'increment'), ev('r3', 7, 'set')]);
-
-    // The first worker commits, then "dies" in the ack: it never returns.
-    const doomed = await queue.consumer('doomed');
-    const entries = await doomed.read(10, 100);
-    const hangingAck: EventConsumer = { ...doomed, ack: () => new Promise<void>(() => undefined) };
-    const first = new EventWorker({
-      db: t.svc.db,
-      queue,
-      consumerName: 'doomed',
-      catalog,
-      clock: new AdjustableClock(),
-      log,
-    });
-    void first.process(hangingAck, entries);
-    const committed = await eventually(async () => {
-      const s = await stats(u);
-      return Object.keys(s).length === 2 ? s : undefined;
-    });
-    expect(committed).toEqual({ [`${u}|matches_finished`]: 5, [`${u}|matches_won`]: 7 });
-
-    // A live worker claims the entries once they have been idle long enough and applies them again.
-    const dupBefore = await counter(eventsDuplicateTotal);
-    const survivor = new EventWorker(
-      { db: t.svc.db, queue, consumerName: 'survivor', catalog, clock: new AdjustableClock(), log },
-      { claimIdleMs: 300, claimIntervalMs: 100, blockMs: 100, maintenanceIntervalMs: 100 },
-    );
-    await survivor.start();
-    await eventually(async () => ((await queue.stats()).pending === 0 ? true : undefined));
-    await survivor.stop();
-    expect((await counter(eventsDuplicateTotal)) - dupBefore).toBe(3);
-    expect(await stats(u)).toEqual(committed);
-    await queue.close();
-    await redis().del(stream);
   });
 
   test('set events applied out of order end at the value with the latest occurredAt', async () => {
