@@ -144,6 +144,7 @@ test('two real service processes: one Lease holder writes status; after it stops
     HOST: '127.0.0.1',
     PORT: '0',
     OPS_PORT: '0',
+    GRPC_ENABLED: '0', // two processes on one host: the fixed gRPC port would collide (and with other tests)
     LOG_LEVEL: 'warn',
     DATABASE_URL: process.env.DATABASE_URL!,
     REDIS_URL: process.env.REDIS_URL!,
