@@ -84,7 +84,7 @@ async function fakeMetricsApi(
         `^/apis/${EXTERNAL}/v1beta1/namespaces/([^/]+)/${WORKER_EXTERNAL_METRIC_NAME}$`,
       ).exec(p);
       if (ext) {
-        externalSelectors.push(url.searchParams.get('labelSelector') ?? '');
+        externalSelectors.push(`${ext[1]}:${url.searchParams.get('labelSelector') ?? ''}`);
         return json(res, {
           kind: 'ExternalMetricValueList',
           apiVersion: `${EXTERNAL}/v1beta1`,
@@ -325,8 +325,10 @@ test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api (Pods 
       'worker scaled down after the stabilisation window',
       120_000,
     );
-    // The worker HPA asked for the lag of its own Service's stream.
-    expect(new Set(metrics.externalSelectors)).toEqual(new Set(['service=challenge-service-worker']));
+    // The worker HPA asked for the lag of its own Service's stream. (The HPA controller sees every
+    // namespace: other test files' HPAs ask too, so only this namespace's requests count.)
+    const ours = metrics.externalSelectors.filter((x) => x.startsWith(`${ns}:`));
+    expect(new Set(ours)).toEqual(new Set([`${ns}:service=challenge-service-worker`]));
     const workerHpa = await adminConfig()
       .makeApiClient(k8s.AutoscalingV2Api)
       .readNamespacedHorizontalPodAutoscaler({ name: 'challenge-service-worker', namespace: ns });
