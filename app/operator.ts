@@ -1,7 +1,8 @@
 // `node dist/app/operator.js` (make operator): the ChallengeService operator (app/operator/).
 // OPERATOR_NAMESPACE: namespace to watch (default: the pod's, from the downward API file or
 // POD_NAMESPACE; empty string = all). OPERATOR_KUBECONFIG: kubeconfig file (default: in-cluster).
-// OPERATOR_RESYNC_MS: periodic re-apply (default 300000). OPERATOR_HEALTH_PORT (default 8081, 0 =
+// OPERATOR_RESYNC_MS: periodic re-apply (default 300000). OPERATOR_MIGRATION_POLL_MS: how often a
+// ChallengeService waiting for its migration Job is looked at (default 2000). OPERATOR_HEALTH_PORT (default 8081, 0 =
 // none): /healthz (process alive) and /readyz (ChallengeServices listed and watched).
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
     }
   }
   const resyncMs = Number(process.env.OPERATOR_RESYNC_MS ?? 300_000);
-  const operator = new ChallengeServiceOperator(k8s, kc, log, { namespace, resyncMs });
+  const migrationPollMs = Number(process.env.OPERATOR_MIGRATION_POLL_MS ?? 2000);
+  const operator = new ChallengeServiceOperator(k8s, kc, log, { namespace, resyncMs, migrationPollMs });
   let ready = false;
   const healthPort = Number(process.env.OPERATOR_HEALTH_PORT ?? 8081);
   const health = http.createServer((req, res) => {

@@ -14,6 +14,7 @@ import { addObject, fullname, labels, meta, selectorLabels } from './base';
 import { tpl } from './helm';
 import { str, valuePath, yamlOf } from './values';
 import { containerSecurityContext, podSecurityContext, tmpVolume } from './workloads';
+import { loadTestLauncherRules } from './testrun';
 
 const WRITE = ['get', 'list', 'create', 'patch', 'delete'];
 /** OPERATOR_HEALTH_PORT default of app/operator.ts. */
@@ -43,8 +44,10 @@ export function operatorRbacRules(catalogGroup: string) {
     { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: WRITE },
     { apiGroups: ['k6.io'], resources: ['testruns'], verbs: WRITE },
     { apiGroups: [catalogGroup], resources: ['challengecatalogs'], verbs: ['create'] },
-    // The Role it writes for the service pods grants these; RBAC lets it only grant what it holds.
+    // The Roles it writes (service pods, loadtest:cluster launcher) grant these; RBAC lets it only
+    // grant what it holds.
     ...catalogRbacRules(catalogGroup),
+    ...loadTestLauncherRules.filter((r) => r.resources[0]!.startsWith('pods')),
   ];
 }
 

@@ -541,6 +541,10 @@ export const valuesSpec: Group = g('', {
   ),
   testRun: g('k6-operator TestRun for load tests in the cluster (off by default).', {
     enabled: v(false, 'Create the TestRun (starts a test on install).'),
+    launcherRbac: v(
+      true,
+      'With enabled: a ServiceAccount <fullname>-loadtest and a Role with exactly what `npm run loadtest:cluster` needs in the release namespace (ConfigMap, TestRun, runner pod logs); run the CLI with its token.',
+    ),
     force: v(
       false,
       'Render even when the API server does not serve k6.io/v1alpha1 TestRun (`helm template` without --api-versions, or its CRD installed in the same step); by default it is left out on clusters without it.',

@@ -6,7 +6,7 @@
 #   scripts/kube.sh stop DIR    -> stops what DIR's start started, removes DIR
 # Env written: TEST_KUBE_SERVER, TEST_KUBE_TOKEN (system:masters), TEST_KUBE_CA (file),
 #   TEST_KUBECONFIG, TEST_ETCD_URL (client URL; its JSON gateway serves /v3/kv/compaction),
-#   TEST_KUBE_DIR (audit.log: list/watch requests of ServiceAccounts).
+#   TEST_KUBE_DIR (audit.log: list/watch/patch requests of ServiceAccounts).
 # The HPA controller is not in this controller-manager: test/kube/hpa.test.ts runs its own, whose
 # API server is a pass-through that also serves a fake metrics API.
 set -euo pipefail
@@ -86,14 +86,15 @@ start() {
   api_port=$(free_port)
   admin_token=$(openssl rand -hex 24)
   echo "$admin_token,test-admin,test-admin,system:masters" >"$dir/tokens.csv"
-  # Audit log of list/watch requests: tests count the lists (relists) an informer made.
+  # Audit log of list/watch/patch requests of ServiceAccounts: tests count the lists (relists) an
+  # informer made and the status patches a leader wrote.
   cat >"$dir/audit-policy.yaml" <<POL
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
 - level: Metadata
-  verbs: [list, watch]
+  verbs: [list, watch, patch]
   userGroups: [system:serviceaccounts]
 - level: None
 POL

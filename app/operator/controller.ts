@@ -3,7 +3,10 @@
 // with one field manager and an owner reference to the ChallengeService, so deleting it lets the
 // garbage collector remove them. Objects it applied earlier that the spec no longer renders are
 // deleted. An invalid spec sets Ready=False with the reason and applies nothing. Status carries
-// observedGeneration and conditions, written only when they change.
+// observedGeneration and conditions, written only when they change. Like Helm's pre-install /
+// pre-upgrade hooks, the migration Job (and its NetworkPolicy) is applied first and the rest only
+// once that Job has completed: until then Ready=False reason MigrationPending (MigrationFailed when
+// the Job failed), and the ChallengeService is looked at again every migrationPollMs.
 import type * as K8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { InvalidValues, RenderRefused, renderObjects, type KubeObject } from './render';
@@ -52,7 +55,14 @@ export interface OperatorOptions {
   /** Namespace to watch; empty = all namespaces. */
   readonly namespace: string;
   readonly resyncMs: number;
+  /** How often a ChallengeService waiting for its migration Job is reconciled again (default 2 s). */
+  readonly migrationPollMs?: number;
 }
+
+/** Helm's pre-install / pre-upgrade hooks: applied first, in hook-weight order. */
+const isPreHook = (o: KubeObject) =>
+  /pre-(install|upgrade)/.test(o.metadata.annotations?.['helm.sh/hook'] ?? '');
+const hookWeight = (o: KubeObject) => Number(o.metadata.annotations?.['helm.sh/hook-weight'] ?? 0);
 
 const keyOf = (o: { apiVersion?: string; kind?: string; metadata?: { namespace?: string; name?: string } }) =>
   `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
@@ -188,7 +198,21 @@ export class ChallengeServiceOperator {
     };
     const applied = new Set<string>();
     const failures: string[] = [];
-    for (const o of objects) {
+    const preHooks = objects.filter(isPreHook).sort((a, b) => hookWeight(a) - hookWeight(b));
+    const ordered = [...preHooks, ...objects.filter((o) => !isPreHook(o))];
+    let migrationChecked = !preHooks.some((o) => o.kind === 'Job');
+    for (const o of ordered) {
+      if (!migrationChecked && !isPreHook(o)) {
+        migrationChecked = true;
+        if (failures.length) break;
+        const wait = await this.migrationState(client, preHooks, namespace);
+        if (wait) {
+          await this.writeStatus(cr, { status: 'False', ...wait }, objects.length);
+          if (wait.reason === 'MigrationPending') this.retryLater(cr);
+          this.log.info({ resource: `${namespace}/${name}`, generation, ...wait }, 'waiting for migration');
+          return;
+        }
+      }
       const hook = o.metadata.annotations?.['helm.sh/hook'] ?? '';
       const clusterScoped = CLUSTER_SCOPED.has(o.kind);
       const body: KubeObject = {
@@ -239,6 +263,40 @@ export class ChallengeServiceOperator {
       { resource: `${namespace}/${name}`, generation, objects: objects.length, failures: failures.length },
       'reconciled',
     );
+  }
+
+  /** Undefined when every pre-hook Job has completed; else why the workloads wait. */
+  private async migrationState(
+    client: K8s.KubernetesObjectApi,
+    preHooks: KubeObject[],
+    namespace: string,
+  ): Promise<{ reason: 'MigrationPending' | 'MigrationFailed'; message: string } | undefined> {
+    for (const o of preHooks.filter((h) => h.kind === 'Job')) {
+      const job = (await client
+        .read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace } })
+        .catch(() => undefined)) as K8s.V1Job | undefined;
+      const conditions = job?.status?.conditions ?? [];
+      const has = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
+      if (has('Failed'))
+        return {
+          reason: 'MigrationFailed',
+          message: `Job ${o.metadata.name} failed; the workloads were not applied`,
+        };
+      if (!has('Complete'))
+        return {
+          reason: 'MigrationPending',
+          message: `waiting for Job ${o.metadata.name} to complete before applying the workloads`,
+        };
+    }
+    return undefined;
+  }
+
+  private retryLater(cr: ChallengeService): void {
+    const key = `${cr.metadata.namespace}/${cr.metadata.name}`;
+    setTimeout(() => {
+      const cur = this.informer?.list().find((o) => `${o.metadata.namespace}/${o.metadata.name}` === key);
+      if (cur) this.enqueue(cur);
+    }, this.opts.migrationPollMs ?? 2000).unref();
   }
 
   private async apply(client: K8s.KubernetesObjectApi, raw: KubeObject): Promise<void> {

@@ -9,6 +9,7 @@ import {
 } from '../../app/ops/autoscaling';
 import { catalogRbacRules, challengeCatalogCrd, challengeCatalogResource } from '../../app/catalog/crd';
 import { configSchema } from '../../app/config';
+import { loadTestLauncherRules } from '../../cdk8s/testrun';
 import {
   buildCrdModels,
   CHART_DIR,
@@ -516,8 +517,12 @@ describe('catalog source', () => {
       const objects = objectsOf(set);
       const sa = one(objects, 'ServiceAccount', '-app');
       expect(sa.automountServiceAccountToken).toBe(false);
+      // (The loadtest:cluster launcher's Role of testRun.enabled is not catalog RBAC.)
+      const notLauncher = (o: K8sObject) =>
+        (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] !==
+        'loadtest';
       for (const kind of ['Role', 'RoleBinding', 'CustomResourceDefinition', 'ChallengeCatalog'])
-        expect([kind, ofKind(objects, kind)]).toEqual([kind, []]);
+        expect([kind, ofKind(objects, kind).filter(notLauncher)]).toEqual([kind, []]);
       const pod = get(one(objects, 'Deployment', '-api'), 'spec.template.spec');
       expect(get(pod, 'serviceAccountName')).toBe(sa.metadata.name);
       expect(get(pod, 'automountServiceAccountToken')).toBe(false);
@@ -526,6 +531,24 @@ describe('catalog source', () => {
       expect(env.map((e) => e.name)).not.toContain('CATALOG_CRD_GROUP');
     },
   );
+
+  it('testRun.enabled: a launcher ServiceAccount + Role with exactly the loadtest:cluster rules (no secrets), bound to it; none without testRun.enabled or with launcherRbac false', () => {
+    const on = render({ set: ['testRun.enabled=true'] });
+    const sa = one(on, 'ServiceAccount', '-loadtest');
+    expect(sa.automountServiceAccountToken).toBe(false);
+    const role = one(on, 'Role', '-loadtest');
+    expect(role.rules).toEqual(loadTestLauncherRules);
+    expect(JSON.stringify(role.rules)).not.toMatch(/secrets|\*/);
+    const binding = one(on, 'RoleBinding', '-loadtest');
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: role.metadata.name });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'games' },
+    ]);
+    for (const objects of [render(), render({ set: ['testRun.enabled=true', 'testRun.launcherRbac=false'] })])
+      expect(objects.filter((o) => o.metadata.name.endsWith('-loadtest') && o.kind !== 'TestRun')).toEqual(
+        [],
+      );
+  });
 
   it('NetworkPolicy: api/worker reach the Kubernetes API on 443/6443 only with the kubernetes source', () => {
     for (const set of SETS) {

@@ -1,10 +1,11 @@
-// The chart's api HPA evaluated by the REAL horizontal-pod-autoscaler controller (its own
-// kube-controller-manager, started here) against the REAL kube-apiserver (issue 16). What cannot
-// run here is faked, and named so: a FAKE METRICS API (custom.metrics.k8s.io for the Pods metric,
-// metrics.k8s.io for CPU) served by this test in front of the API server, and a FAKE KUBELET that
-// marks the api pods (created by the real Deployment and ReplicaSet controllers) Running and Ready.
-// Load per pod above the target scales the api Deployment up; below it, down after the
-// stabilisation window (shortened in the values).
+// The chart's api and worker HPAs evaluated by the REAL horizontal-pod-autoscaler controller (its
+// own kube-controller-manager, started here) against the REAL kube-apiserver (issue 16). What
+// cannot run here is faked, and named so: a FAKE METRICS API (custom.metrics.k8s.io for the api's
+// Pods metric, external.metrics.k8s.io for the worker's stream lag, metrics.k8s.io for CPU) served
+// by this test in front of the API server, and a FAKE KUBELET that marks the pods (created by the
+// real Deployment and ReplicaSet controllers) Running and Ready. Load per pod (api) and lag per
+// pod (worker) above the target scale the Deployments up; below it, down after the stabilisation
+// window (shortened in the values).
 import * as k8s from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { API_PODS_METRIC_NAME } from '../../app/ops/autoscaling';
+import { API_PODS_METRIC_NAME, WORKER_EXTERNAL_METRIC_NAME } from '../../app/ops/autoscaling';
 import {
   adminConfig,
   CHART_DIR,
@@ -27,11 +28,14 @@ jest.setTimeout(240_000);
 
 const CUSTOM = 'custom.metrics.k8s.io';
 const RESOURCE = 'metrics.k8s.io';
+const EXTERNAL = 'external.metrics.k8s.io';
 
-/** FAKE METRICS API: serves the two metrics groups itself and passes every other request on. */
+/** FAKE METRICS API: serves the three metrics groups itself and passes every other request on. */
 async function fakeMetricsApi(
   loadPerPod: () => number,
-): Promise<{ url: string; close: () => Promise<void> }> {
+  streamLag: () => number,
+): Promise<{ url: string; close: () => Promise<void>; externalSelectors: string[] }> {
+  const externalSelectors: string[] = [];
   const kube = realKube();
   const upstream = new URL(kube.server);
   const ca = readFileSync(kube.ca);
@@ -57,6 +61,40 @@ async function fakeMetricsApi(
               namespaced: true,
               kind: 'MetricValueList',
               verbs: ['get'],
+            },
+          ],
+        });
+      }
+      if (p === `/apis/${EXTERNAL}/v1beta1`) {
+        return json(res, {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: `${EXTERNAL}/v1beta1`,
+          resources: [
+            {
+              name: WORKER_EXTERNAL_METRIC_NAME,
+              namespaced: true,
+              kind: 'ExternalMetricValueList',
+              verbs: ['get'],
+            },
+          ],
+        });
+      }
+      const ext = new RegExp(
+        `^/apis/${EXTERNAL}/v1beta1/namespaces/([^/]+)/${WORKER_EXTERNAL_METRIC_NAME}$`,
+      ).exec(p);
+      if (ext) {
+        externalSelectors.push(`${ext[1]}:${url.searchParams.get('labelSelector') ?? ''}`);
+        return json(res, {
+          kind: 'ExternalMetricValueList',
+          apiVersion: `${EXTERNAL}/v1beta1`,
+          metadata: {},
+          items: [
+            {
+              metricName: WORKER_EXTERNAL_METRIC_NAME,
+              metricLabels: {},
+              timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+              value: String(streamLag()),
             },
           ],
         });
@@ -126,6 +164,7 @@ async function fakeMetricsApi(
             for (const [name, version] of [
               [CUSTOM, 'v1beta2'],
               [RESOURCE, 'v1beta1'],
+              [EXTERNAL, 'v1beta1'],
             ] as const) {
               const gv = { groupVersion: `${name}/${version}`, version };
               list.groups.push({ name, versions: [gv], preferredVersion: gv });
@@ -142,6 +181,7 @@ async function fakeMetricsApi(
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,
+    externalSelectors,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
@@ -197,7 +237,7 @@ function fakeKubeletRunningPods(namespace: string): { stop: () => Promise<void> 
   };
 }
 
-test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api scales up above target, down after the stabilisation window', async () => {
+test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api (Pods metric) and worker (External metric) scale up above target, down after the stabilisation window', async () => {
   const kube = realKube();
   const ns = await createNamespace('hpa');
   const h = helmKube([
@@ -216,6 +256,14 @@ test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api scales
     '--set',
     'api.minAvailable=0',
     '--set',
+    'worker.autoscaling.minReplicas=1',
+    '--set',
+    'worker.autoscaling.maxReplicas=3',
+    '--set',
+    'worker.autoscaling.targetLagPerPod=100',
+    '--set',
+    'worker.minAvailable=0',
+    '--set',
     'autoscaling.scaleDownStabilizationSeconds=2',
     '--set',
     'pgbouncer.enabled=false',
@@ -223,7 +271,11 @@ test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api scales
   expect([h.status, h.stderr]).toEqual([0, '']);
 
   let load = 50; // per pod, 5x the target
-  const metrics = await fakeMetricsApi(() => load);
+  let lag = 1000; // entries in total: 10x the per-pod target at one pod
+  const metrics = await fakeMetricsApi(
+    () => load,
+    () => lag,
+  );
   const kubelet = fakeKubeletRunningPods(ns);
   const dir = mkdtempSync(path.join(tmpdir(), 'hpa-kcm-'));
   const kcFile = path.join(dir, 'kubeconfig');
@@ -253,17 +305,35 @@ test('real HPA controller with a FAKE METRICS API and a FAKE KUBELET: api scales
     { stdio: ['ignore', log, log] },
   );
   const apps = adminConfig().makeApiClient(k8s.AppsV1Api);
-  const replicas = async () =>
-    (await apps.readNamespacedDeployment({ name: 'challenge-service-api', namespace: ns })).spec?.replicas ??
-    0;
+  const replicas = async (name = 'challenge-service-api') =>
+    (await apps.readNamespacedDeployment({ name, namespace: ns })).spec?.replicas ?? 0;
+  const workers = () => replicas('challenge-service-worker');
   try {
     expect(await replicas()).toBe(1);
+    expect(await workers()).toBe(1);
     await eventually(async () => (await replicas()) === 4, 'scaled up to maxReplicas', 120_000);
+    await eventually(async () => (await workers()) === 3, 'worker scaled up to maxReplicas', 120_000);
     load = 1; // far below the target: the recommendation drops to minReplicas
+    lag = 0;
     await eventually(
       async () => (await replicas()) < 4,
       'scaled down after the stabilisation window',
       120_000,
+    );
+    await eventually(
+      async () => (await workers()) < 3,
+      'worker scaled down after the stabilisation window',
+      120_000,
+    );
+    // The worker HPA asked for the lag of its own Service's stream. (The HPA controller sees every
+    // namespace: other test files' HPAs ask too, so only this namespace's requests count.)
+    const ours = metrics.externalSelectors.filter((x) => x.startsWith(`${ns}:`));
+    expect(new Set(ours)).toEqual(new Set([`${ns}:service=challenge-service-worker`]));
+    const workerHpa = await adminConfig()
+      .makeApiClient(k8s.AutoscalingV2Api)
+      .readNamespacedHorizontalPodAutoscaler({ name: 'challenge-service-worker', namespace: ns });
+    expect(workerHpa.status?.currentMetrics?.find((m) => m.type === 'External')?.external?.metric.name).toBe(
+      WORKER_EXTERNAL_METRIC_NAME,
     );
     const hpa = await adminConfig()
       .makeApiClient(k8s.AutoscalingV2Api)

@@ -20,6 +20,7 @@ import {
   CHART_DIR,
   createNamespace,
   eventually,
+  fakeKubeletCompletingJobPods,
   helmKube,
   kubeconfigFile,
   realKube,
@@ -151,6 +152,7 @@ beforeAll(async () => {
       OPERATOR_KUBECONFIG: kubeconfig.file,
       OPERATOR_NAMESPACE: ns,
       OPERATOR_RESYNC_MS: '1000',
+      OPERATOR_MIGRATION_POLL_MS: '200',
       OPERATOR_HEALTH_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -172,7 +174,10 @@ beforeAll(async () => {
   await eventually(() => logs.some((l) => l.msg === 'operator started'), 'operator started');
 });
 
+let kubelet: ReturnType<typeof fakeKubeletCompletingJobPods> | undefined;
+
 afterAll(async () => {
+  await kubelet?.stop();
   operator?.kill('SIGTERM');
   kubeconfig?.remove();
   logs = [];
@@ -180,12 +185,44 @@ afterAll(async () => {
 
 describe('ChallengeService operator on the REAL API server and controller-manager', () => {
   let uid = '';
-  test('create: every object the chart renders exists, owned by the ChallengeService, one field manager', async () => {
+  test('create: the migration Job first, Ready=False MigrationPending and no workloads until it completed (FAKE KUBELET marks its pod Succeeded), then every object the chart renders exists, owned by the ChallengeService, one field manager', async () => {
     const cs = await putSpec(VALUES);
     uid = cs.metadata.uid;
-    const { c } = (await eventually(() => ready(1), 'Ready for generation 1'))!;
-    expect(c).toMatchObject({ status: 'True', reason: 'Applied' });
     const want = expected(VALUES);
+    const job = want.find((o) => o.kind === 'Job')!;
+    const workloads = want.filter((o) => o.kind === 'Deployment');
+    expect(workloads.length).toBeGreaterThanOrEqual(2);
+    const pending = (await eventually(async () => {
+      const r = await ready(1);
+      return r?.c.reason === 'MigrationPending' ? r : undefined;
+    }, 'MigrationPending'))!;
+    expect(pending.c).toMatchObject({ status: 'False' });
+    expect(pending.c.message).toContain(job.metadata.name);
+    // The real Job controller created the Job's pod; no kubelet runs it, so it stays Pending.
+    await eventually(
+      async () =>
+        (
+          await adminConfig()
+            .makeApiClient(k8s.CoreV1Api)
+            .listNamespacedPod({ namespace: ns, labelSelector: 'batch.kubernetes.io/job-name' })
+        ).items.length > 0,
+      'migration pod created by the Job controller',
+    );
+    const waits = () =>
+      logs.filter((l) => l.msg === 'waiting for migration' && l.resource === `${ns}/${NAME}`).length;
+    const seen = waits();
+    await eventually(() => waits() >= seen + 2, 'two more reconciles while waiting');
+    expect(await read(job)).toBeDefined();
+    for (const o of workloads) expect([o.metadata.name, await read(o)]).toEqual([o.metadata.name, undefined]);
+    expect((await ready(1))!.c.reason).toBe('MigrationPending');
+
+    kubelet = fakeKubeletCompletingJobPods(ns); // FAKE KUBELET: the migration pod "succeeds"
+    const { c } = (await eventually(async () => {
+      const r = await ready(1);
+      return r?.c.status === 'True' ? r : undefined;
+    }, 'Ready for generation 1'))!;
+    expect(c).toMatchObject({ status: 'True', reason: 'Applied' });
+    expect(kubelet.completed.length).toBeGreaterThanOrEqual(1);
     expect(want.length).toBeGreaterThan(10);
     for (const o of want) {
       const got = (await read(o)) as (k8s.KubernetesObject & { metadata: k8s.V1ObjectMeta }) | undefined;
@@ -254,6 +291,22 @@ describe('ChallengeService operator on the REAL API server and controller-manage
     await eventually(async () => (await ready(5))?.c.status === 'True', 'Ready again');
   });
 
+  test('catalog.installCrd: true in a spec: ApplyFailed, the CRD forbidden to the operator (no ClusterRole, docs/DEPLOY.md); installCrd: false applies', async () => {
+    const gen = (await getCs()).metadata.generation! + 1;
+    await putSpec({ ...VALUES, catalog: { source: 'kubernetes', installCrd: true, createResource: false } });
+    // (The migration Job may change with the catalog source: it is replaced and awaited first.)
+    const { c } = (await eventually(async () => {
+      const r = await ready(gen);
+      return r && r.c.reason !== 'MigrationPending' ? r : undefined;
+    }, `status for generation ${gen}`))!;
+    expect(c).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(c.message).toMatch(/CustomResourceDefinition\/challengecatalogs\.[^:]+:.*forbidden/);
+    await putSpec({ ...VALUES, catalog: { source: 'kubernetes', installCrd: false, createResource: false } });
+    await eventually(async () => (await ready(gen + 1))?.c.status === 'True', 'Ready with installCrd false');
+    await putSpec(VALUES);
+    await eventually(async () => (await ready(gen + 2))?.c.status === 'True', 'Ready again');
+  });
+
   test('delete: the real garbage collector removes every object the operator applied', async () => {
     await custom().deleteNamespacedCustomObject({
       group: GROUP,
@@ -294,10 +347,12 @@ describe('Helm and the operator produce the same objects for the same values (RE
         OPERATOR_KUBECONFIG: kc.file,
         OPERATOR_NAMESPACE: opNs,
         OPERATOR_RESYNC_MS: '60000',
+        OPERATOR_MIGRATION_POLL_MS: '200',
         OPERATOR_HEALTH_PORT: '0',
       },
       stdio: 'ignore',
     });
+    const opKubelet = fakeKubeletCompletingJobPods(opNs); // FAKE KUBELET: the migration pod succeeds
     try {
       await putSpec(VALUES, opNs);
       await eventually(async () => (await ready(1, opNs))?.c.status === 'True', 'operator applied');
@@ -312,6 +367,7 @@ describe('Helm and the operator produce the same objects for the same values (RE
       }
       expect(diffs).toEqual([]);
     } finally {
+      await opKubelet.stop();
       child.kill('SIGTERM');
       kc.remove();
     }
