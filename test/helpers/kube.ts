@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { valuesFile } from '../k8s/helpers';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const HELM = path.join(ROOT, '.tools', 'bin', 'helm');
@@ -467,4 +468,28 @@ export function auditEntries(uriPart: string): { verb: string; requestURI: strin
     .filter((l) => l.includes(uriPart))
     .map((l) => JSON.parse(l) as { verb: string; requestURI: string; responseStatus?: { code?: number } })
     .map((e) => ({ verb: e.verb, requestURI: e.requestURI, code: e.responseStatus?.code }));
+}
+
+/**
+ * Install the chart with the catalog-kubernetes value set into `ns` (its CRD under `group`, no live
+ * resource, no hooks: the migration Job is chart-install.test.ts's business); answers the token of
+ * the chart's app ServiceAccount.
+ */
+export async function installCatalogChart(ns: string, group: string): Promise<string> {
+  const r = helmKube([
+    'install',
+    'challenge-service',
+    CHART_DIR,
+    '-n',
+    ns,
+    '-f',
+    valuesFile('catalog-kubernetes'),
+    '--set',
+    `catalog.crdGroup=${group}`,
+    '--set',
+    'catalog.createResource=false',
+    '--no-hooks',
+  ]);
+  expect([r.status, r.stderr]).toEqual([0, '']);
+  return serviceAccountToken(ns, 'challenge-service-app');
 }

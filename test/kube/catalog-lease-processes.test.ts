@@ -10,16 +10,13 @@ import path from 'node:path';
 import { parseCatalog } from '../../app/catalog/load';
 import {
   adminConfig,
-  CHART_DIR,
   createNamespace,
   eventually,
-  helmKube,
+  installCatalogChart,
   kubeconfigFile,
   realKube,
   ROOT,
-  serviceAccountToken,
 } from '../helpers/kube';
-import { valuesFile } from '../k8s/helpers';
 
 jest.setTimeout(180_000);
 
@@ -91,22 +88,7 @@ beforeAll(async () => {
   if (!process.env.DATABASE_URL || !process.env.REDIS_URL)
     throw new Error('run through scripts/with-services.sh');
   ns = await createNamespace('lease');
-  const h = helmKube([
-    'install',
-    'challenge-service',
-    CHART_DIR,
-    '-n',
-    ns,
-    '-f',
-    valuesFile('catalog-kubernetes'),
-    '--set',
-    `catalog.crdGroup=${GROUP}`,
-    '--set',
-    'catalog.createResource=false',
-    '--no-hooks',
-  ]);
-  expect([h.status, h.stderr]).toEqual([0, '']);
-  kubeconfig = kubeconfigFile(await serviceAccountToken(ns, 'challenge-service-app'), ns);
+  kubeconfig = kubeconfigFile(await installCatalogChart(ns, GROUP), ns);
   const ext = adminConfig().makeApiClient(k8s.ApiextensionsV1Api);
   await eventually(
     async () =>

@@ -19,24 +19,20 @@ import {
   adminConfig,
   auditEntries,
   kubeconfigFile,
-  CHART_DIR,
   compactEtcd,
   createNamespace,
   eventually,
-  helmKube,
+  installCatalogChart,
   kubeConfigFor,
   realKube,
-  serviceAccountToken,
   tcpPassThrough,
 } from '../helpers/kube';
-import { valuesFile } from '../k8s/helpers';
 
 jest.setTimeout(120_000);
 
 const silent = pino({ level: 'silent' });
 const GROUP = `c${randomBytes(4).toString('hex')}.challenges.example.com`;
 const NAME = 'live-catalog';
-const SA = 'challenge-service-app'; // the chart's ServiceAccount for release "challenge-service"
 
 interface GoalSpec {
   id: string;
@@ -153,22 +149,7 @@ beforeAll(async () => {
   realKube();
   ns = await createNamespace('catalog');
   otherNs = await createNamespace('other');
-  const r = helmKube([
-    'install',
-    'challenge-service',
-    CHART_DIR,
-    '-n',
-    ns,
-    '-f',
-    valuesFile('catalog-kubernetes'),
-    '--set',
-    `catalog.crdGroup=${GROUP}`,
-    '--set',
-    'catalog.createResource=false',
-    '--no-hooks', // the migration Job is chart-install.test.ts's business
-  ]);
-  expect([r.status, r.stderr]).toEqual([0, '']);
-  token = await serviceAccountToken(ns, SA);
+  token = await installCatalogChart(ns, GROUP);
   // The CRD is served once Established.
   const ext = adminConfig().makeApiClient(k8s.ApiextensionsV1Api);
   await eventually(

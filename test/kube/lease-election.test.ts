@@ -8,15 +8,12 @@ import pino from 'pino';
 import { LeaseElector, microTime, statusCodeOf } from '../../app/catalog/kubeLease';
 import {
   adminConfig,
-  CHART_DIR,
   createNamespace,
   eventually,
-  helmKube,
+  installCatalogChart,
   kubeConfigFor,
   realKube,
-  serviceAccountToken,
 } from '../helpers/kube';
-import { valuesFile } from '../k8s/helpers';
 
 jest.setTimeout(120_000);
 
@@ -30,22 +27,7 @@ let LEASE = '';
 beforeAll(async () => {
   realKube();
   ns = await createNamespace('election');
-  const r = helmKube([
-    'install',
-    'challenge-service',
-    CHART_DIR,
-    '-n',
-    ns,
-    '-f',
-    valuesFile('catalog-kubernetes'),
-    '--set',
-    `catalog.crdGroup=${GROUP}`,
-    '--set',
-    'catalog.createResource=false',
-    '--no-hooks',
-  ]);
-  expect([r.status, r.stderr]).toEqual([0, '']);
-  token = await serviceAccountToken(ns, 'challenge-service-app');
+  token = await installCatalogChart(ns, GROUP);
 });
 
 const adminLeases = () => adminConfig().makeApiClient(k8s.CoordinationV1Api);
