@@ -299,7 +299,7 @@ async function runPhases(
   const phaseResults: RunResult['phases'] = [];
   for (const r of ran) {
     const answers = readResults(vegeta, r.results);
-    allAnswers.push(...answers);
+    for (const x of answers) allAnswers.push(x); // spread overflows the stack past ~100k answers
     const a = analyse(answers, r.phase.seconds, r.startMs);
     phaseResults.push({
       phase: r.phase,

@@ -235,8 +235,15 @@ function stats(sorted: number[]) {
 
 /** `durationS`: the planned sending window (achieved rate = sent / that window). */
 export function analyse(answers: Answer[], durationS: number, startMs?: number): Analysis {
-  const firstTs = startMs ?? (answers.length ? Math.min(...answers.map((a) => a.ts)) : 0);
-  const lastTs = answers.length ? Math.max(...answers.map((a) => a.ts)) : firstTs;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  for (const x of answers) {
+    if (x.ts < minTs) minTs = x.ts;
+    if (x.ts > maxTs) maxTs = x.ts;
+  }
+  // (no spread: Math.min(...xs) overflows the stack past ~100k answers)
+  const firstTs = startMs ?? (answers.length ? minTs : 0);
+  const lastTs = answers.length ? maxTs : firstTs;
   const statusCounts: Record<string, number> = {};
   const errors = { reset: 0, refused: 0, timeout: 0, other: 0 };
   let retryAfterMissing = 0;
