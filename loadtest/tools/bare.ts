@@ -1,8 +1,8 @@
 // Bare ceiling: the least a server can do for new-player initialise on this machine. uWebSockets.js
-// and a pg pool, one INITIALIZE_SQL statement (the service's own, from dist/) per request, the
-// player id read from the token without verifying it, the row answered as JSON. No admission, no
-// Redis, no views. Requests waiting for the database are sent together, one statement per group,
-// at most BARE_IN_FLIGHT statements at a time (one statement per request caps the machine at one
+// and a pg pool, the service's own INITIALIZE_SQL (from dist/), the player id read from the token
+// without verifying it, the row answered as JSON. No admission, no Redis, no views. Requests
+// waiting for the database go together through the service's batcher, one statement per group, at
+// most BARE_IN_FLIGHT statements at a time (one statement per request caps the machine at one
 // commit per request, about 1,000/s here, which is a limit of that design, not of the machine).
 // Driven by the same generator as the service, its capacity is the machine's limit for this work,
 // and service capacity / bare capacity the ratio to it.
@@ -28,32 +28,26 @@ const pool = new Pool({
 });
 pool.on('error', () => undefined);
 
-type Waiting = { userId: string; done: (status: string, body: string) => void };
-const IN_FLIGHT = Number(process.env.BARE_IN_FLIGHT ?? 2);
-const BATCH = Number(process.env.BARE_BATCH ?? 256);
-let waiting: Waiting[] = [];
-let inFlight = 0;
-
-function flush(): void {
-  while (inFlight < IN_FLIGHT && waiting.length > 0) {
-    const group = waiting.slice(0, BATCH);
-    waiting = waiting.slice(BATCH);
-    inFlight++;
+// The service's own batcher (dist/app/store/batcher.js), so bare and service group the same way.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Batcher } = require(path.join(root, 'dist/app/store/batcher.js')) as {
+  Batcher: new <I, R>(
+    run: (items: I[]) => Promise<R[]>,
+    opts: { maxBatch: number; maxInFlight: number },
+  ) => { submit(item: I): Promise<R> };
+};
+const inits = new Batcher<string, unknown>(
+  async (userIds) => {
     const now = Date.now();
     const keys = ['daily', 'weekly', 'monthly'].map((s) => periodAt(s, now).key);
-    pool
-      .query(INITIALIZE_SQL, [group.map((w) => w.userId), group.map(() => true), keys, new Date(now)])
-      .then(
-        (r) => group.forEach((w, n) => w.done('200 OK', JSON.stringify(r.rows[n] ?? {}))),
-        (e: Error) =>
-          group.forEach((w) => w.done('500 Internal Server Error', JSON.stringify({ error: e.message }))),
-      )
-      .finally(() => {
-        inFlight--;
-        flush();
-      });
-  }
-}
+    const r = await pool.query(INITIALIZE_SQL, [userIds, userIds.map(() => true), keys, new Date(now)]);
+    return r.rows; // one row per input, in input order
+  },
+  {
+    maxBatch: Number(process.env.BARE_BATCH ?? 256),
+    maxInFlight: Number(process.env.BARE_IN_FLIGHT ?? 2),
+  },
+);
 
 function userOf(auth: string): string | null {
   const payload = auth.split('.')[1];
@@ -79,8 +73,10 @@ app.post('/challenge/v1/challenges/initialize', (res, req) => {
   res.onData((_chunk, last) => {
     if (!last) return;
     if (!userId) return answer('401 Unauthorized', '{"error":"UNAUTHENTICATED"}');
-    waiting.push({ userId, done: answer });
-    flush();
+    inits.submit(userId).then(
+      (row) => answer('200 OK', JSON.stringify(row ?? {})),
+      (e: Error) => answer('500 Internal Server Error', JSON.stringify({ error: e.message })),
+    );
   });
 });
 app.get('/challenge/healthz', (res) => {
