@@ -512,7 +512,8 @@ function paths(): Record<string, Record<string, Schema>> {
         summary: "WebSocket of pushes for the player's active goals.",
         description:
           'Upgrade with `Connection: Upgrade` and `Upgrade: websocket`. The player JWT comes as `?token=` or as the ' +
-          'first message; the server then pushes `WsPush` messages (see `x-websocket-message`).',
+          'first message; the server then pushes `WsPush` messages (see `x-websocket-message`). After a GDPR ' +
+          'erasure of the player it sends `{"type": "erased", "userId": ...}` and closes with code 4410.',
         security: [{ bearerAuth: [] }, { wsToken: [] }, {}],
         'x-websocket-message': schemaRef('WsPush'),
         responses: {

@@ -1,7 +1,8 @@
 // WebSocket push at {base}/v1/ws on the uWS app. A socket authenticates with a player JWT, either
 // `?token=` on the upgrade request or as its first message (`{"token": "..."}`); it then only ever
 // receives messages whose userId is its own player. When a slow client's buffered amount is over
-// the limit, messages to it are dropped (and counted), never queued without bound.
+// the limit, messages to it are dropped (and counted), never queued without bound. An `erased`
+// message (GDPR erasure, from any pod) closes the player's sockets with 4410.
 import type { WebSocket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/auth';
@@ -32,6 +33,8 @@ export interface WsOptions {
 }
 
 const CLOSE_UNAUTHORIZED = 4401;
+/** Private-use close code: the player's data was erased (GDPR); like HTTP 410 Gone. */
+export const CLOSE_PLAYER_ERASED = 4410;
 /** RFC 6455 close code 1012: the service is restarting; the client should reconnect. */
 export const CLOSE_SERVICE_RESTART = 1012;
 /** Sent to every socket right before the 1012 close on shutdown. */
@@ -68,6 +71,16 @@ export class PushHub {
       const set = this.byUser.get(m.userId);
       if (!set) continue;
       const text = JSON.stringify(m);
+      if (m.type === 'erased') {
+        // forgotten first, so the presence refresh does not write the erased player back to Redis
+        this.byUser.delete(m.userId);
+        for (const ws of set) {
+          if (ws.getUserData().closed) continue;
+          ws.send(text, false);
+          ws.end(CLOSE_PLAYER_ERASED, 'player data erased');
+        }
+        continue;
+      }
       for (const ws of set) this.send(ws, text);
     }
   }

@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 
 export type PushType = 'progress' | 'completed' | 'claimed' | 'catalog';
 
-export interface PushMessage {
+export interface GoalPush {
   type: PushType;
   userId: string;
   challengeId: string;
@@ -18,6 +18,14 @@ export interface PushMessage {
   target: number;
   status: string;
 }
+
+/** The player's data was erased (GDPR): every pod closes that player's sockets. */
+export interface ErasedPush {
+  type: 'erased';
+  userId: string;
+}
+
+export type PushMessage = GoalPush | ErasedPush;
 
 export type PushHandler = (messages: PushMessage[]) => void;
 

@@ -190,6 +190,7 @@ export function eventsModule(infraOverride?: EventsInfra, opts: EventsModuleOpti
         db: ctx.db,
         auth: ctx.auth,
         queue: shared.queue,
+        bus: shared.bus,
         clock: ctx.clock,
         log: ctx.log.child({ module: 'gdpr' }),
         redis: shared.redis,

@@ -4,7 +4,7 @@
 import type { Catalog } from '../domain/catalog';
 import type { PlayerFacts } from '../domain/facts';
 import { ViewBuilder } from '../domain/progress';
-import type { PushMessage } from './bus';
+import type { GoalPush } from './bus';
 
 export function goalChanges(
   catalog: Catalog,
@@ -12,10 +12,10 @@ export function goalChanges(
   after: PlayerFacts,
   changedStats: ReadonlySet<string>,
   now: number,
-): PushMessage[] {
+): GoalPush[] {
   const beforeViews = before ? new ViewBuilder(catalog, before, now) : null;
   const afterViews = new ViewBuilder(catalog, after, now);
-  const out: PushMessage[] = [];
+  const out: GoalPush[] = [];
   const seen = new Set<string>();
   for (const stat of changedStats) {
     for (const goal of catalog.goalsByStat.get(stat) ?? []) {

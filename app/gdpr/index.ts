@@ -1,8 +1,10 @@
 // GDPR erasure of one player (the reference's M6): DELETE {base}/v1/users/me/data (player credential,
 // at most once a minute per player) and DELETE /admin/v1/players/{userId}/data on the ops port
-// (service credential). Removes, in this order: the player's queued and dead-lettered events (so the
-// worker cannot re-create rows), every PostgreSQL row of the player (one transaction), and the
-// Redis keys naming the player (presence, per-player rate limit). Answers the counts per place.
+// (service credential). In this order: tells every api pod to close the player's WebSockets (an
+// `erased` push; an open socket would write the player's presence back), removes the player's
+// queued and dead-lettered events (so the worker cannot re-create rows), every PostgreSQL row of the
+// player (one transaction), and the Redis keys naming the player (presence, per-player rate limit).
+// Answers the counts per place.
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type Redis from 'ioredis';
@@ -11,6 +13,7 @@ import type { Authenticator } from '../auth/auth';
 import { ApiError, badRequest, jitteredRetryAfter, unavailable } from '../errors';
 import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Clock } from '../domain/clock';
+import type { PushBus } from '../events/bus';
 import type { EventQueue } from '../events/queue';
 import { gdprDeletionsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
@@ -23,6 +26,8 @@ export interface GdprDeps {
   db: Db;
   auth: Authenticator;
   queue: EventQueue;
+  /** Reaches the api pods holding the player's WebSockets. */
+  bus: PushBus;
   clock: Clock;
   log: Logger;
   /** Redis of the service (rate limit across pods, keys to delete); absent in embedded mode. */
@@ -67,6 +72,7 @@ export class GdprEraser {
   }
 
   async erase(userId: string, by: 'player' | 'admin'): Promise<DeletionReport> {
+    await this.deps.bus.publish([{ type: 'erased', userId }]);
     const queued = await this.deps.queue.deleteForUser(userId);
     const rows = await deletePlayerRows(this.deps.db, userId);
     let redisKeys = 0;

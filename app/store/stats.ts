@@ -51,8 +51,9 @@ WITH ev AS (
          AS t(event_id, user_id, stat_code, mode, value, occurred_at)
    ORDER BY event_id, stat_code
 ), fresh AS (
-  INSERT INTO processed_events (event_id, processed_at)
-  SELECT DISTINCT event_id, $7::timestamptz FROM ev
+  -- with its player, so a GDPR erasure can delete the row (an event id names one player)
+  INSERT INTO processed_events (event_id, user_id, processed_at)
+  SELECT DISTINCT ON (event_id) event_id, user_id, $7::timestamptz FROM ev ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
 ), agg AS (

@@ -8,7 +8,7 @@ WITH ev AS (
          1::bigint AS value
     FROM generate_series(1, 500) g
 ), fresh AS (
-  INSERT INTO processed_events (event_id, processed_at) SELECT event_id, now() FROM ev
+  INSERT INTO processed_events (event_id, user_id, processed_at) SELECT event_id, user_id, now() FROM ev
   ON CONFLICT (event_id) DO NOTHING RETURNING event_id
 ), agg AS (
   SELECT e.user_id, e.stat_code, sum(e.value) AS inc FROM ev e JOIN fresh f USING (event_id)

@@ -1,18 +1,23 @@
 // GDPR erasure on the real service (PostgreSQL through PgBouncer, Redis Streams, the worker): after
 // DELETE /v1/users/me/data no row of the player is left in any table (every text column of every
-// table is searched) nor in any Redis key; another player is untouched; a second call within a
-// minute is 429; the admin route erases a given player.
+// table is searched, and every table of the schema must be either erased or declared free of player
+// data) nor in any Redis key, and the player's open WebSocket is closed; another player is
+// untouched; a second call within a minute is 429; the admin route erases a given player.
 import Redis from 'ioredis';
+import { CLOSE_PLAYER_ERASED } from '../../app/api/ws';
 import { encodeEvent } from '../../app/events/event';
 import { eventsModule } from '../../app/events/module';
+import { NO_PLAYER_TABLES, PLAYER_TABLES } from '../../app/gdpr/store';
 import { dropEventKeys, eventsEnv, eventually, iso, sql } from '../helpers/events';
 import { startTestService, TEST_API_KEY, type TestService } from '../helpers/service';
+import { connectWs, type TestSocket } from '../helpers/wsClient';
 
 describe('GDPR erasure', () => {
   let t: TestService;
   let env: Record<string, string>;
   let redis: Redis;
   let svcToken: string;
+  const sockets: TestSocket[] = [];
 
   beforeAll(async () => {
     env = eventsEnv();
@@ -21,6 +26,7 @@ describe('GDPR erasure', () => {
     svcToken = await t.serviceToken();
   });
   afterAll(async () => {
+    for (const s of sockets) s.close();
     await t.stop();
     await redis.del(`${env.EVENTS_STREAM_KEY}:dead`);
     await dropEventKeys(env);
@@ -80,8 +86,11 @@ describe('GDPR erasure', () => {
     return out.sort();
   }
 
-  /** Everything a player can leave behind: facts, selections, baselines, completion, claim, keys. */
-  async function playerWithData(u: string): Promise<void> {
+  /**
+   * Everything a player can leave behind: facts, selections, baselines, completion, claim, keys,
+   * processed event ids, an open WebSocket (and its presence), a dead-lettered event.
+   */
+  async function playerWithData(u: string): Promise<TestSocket> {
     expect((await t.call(u, 'POST', '/v1/challenges/initialize')).status).toBe(200);
     const sel = await t.call(u, 'PUT', '/v1/challenges/daily-bounties/goals/daily-duels/active', {
       isActive: true,
@@ -120,8 +129,10 @@ describe('GDPR erasure', () => {
       'idempotency-key': `claim-${Math.random()}`,
     });
     expect(claim.status).toBe(200);
-    // A websocket presence and a dead-lettered event of the player.
-    await redis.zadd(env.EVENTS_PRESENCE_KEY!, Date.now() + 60_000, u);
+    const ws = await connectWs(`${t.base}/v1/ws?token=${await t.token(u)}`);
+    sockets.push(ws);
+    await ws.waitFor((m) => m.type === 'ready');
+    await eventually(async () => ((await redis.zscore(env.EVENTS_PRESENCE_KEY!, u)) ? true : undefined));
     await redis.xadd(
       `${env.EVENTS_STREAM_KEY}:dead`,
       '*',
@@ -130,6 +141,7 @@ describe('GDPR erasure', () => {
       'error',
       'test',
     );
+    return ws;
   }
 
   const EXPECTED_TABLES = [
@@ -138,16 +150,31 @@ describe('GDPR erasure', () => {
     'goal_states',
     'idempotency_keys',
     'players',
+    'processed_events',
     'reward_outbox',
     'stat_baselines',
     'stat_values',
   ];
 
+  test('every table of the schema is erased per player or declared to hold no player data', async () => {
+    const tables = (
+      await sql<{ table_name: string }>(
+        t.db.directUrl,
+        `SELECT table_name FROM information_schema.tables
+          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`,
+      )
+    ).map((r) => r.table_name);
+    const erased = PLAYER_TABLES.map((p) => p.table);
+    expect(tables.filter((n) => !erased.includes(n) && !NO_PLAYER_TABLES.includes(n))).toEqual([]);
+    // the fixture below leaves a row in every erased table, so each delete is exercised
+    expect([...erased].sort()).toEqual(EXPECTED_TABLES);
+  });
+
   test('DELETE /v1/users/me/data leaves nothing of the player in PostgreSQL or Redis; others untouched', async () => {
     const victim = 'gdpr-victim-7f3a';
     const other = 'gdpr-other-91bc';
-    await playerWithData(victim);
-    await playerWithData(other);
+    const victimWs = await playerWithData(victim);
+    const otherWs = await playerWithData(other);
     expect(await tablesMentioning(victim)).toEqual(EXPECTED_TABLES);
     expect(await redisMentioning(victim)).toEqual(
       expect.arrayContaining([env.EVENTS_PRESENCE_KEY, `${env.EVENTS_STREAM_KEY}:dead`]),
@@ -172,10 +199,17 @@ describe('GDPR erasure', () => {
       queued_events: 1,
     });
     for (const table of EXPECTED_TABLES) expect(res.body.deleted[table]).toBeGreaterThan(0);
+    // the erased player's socket was told and closed; the other player's stays open
+    expect(await victimWs.waitClosed()).toEqual({ code: CLOSE_PLAYER_ERASED, reason: 'player data erased' });
+    expect(victimWs.messages).toContainEqual({ type: 'erased', userId: victim });
+    expect(otherWs.closed).toBeNull();
 
     expect(await tablesMentioning(victim)).toEqual([]);
     expect(await redisMentioning(victim)).toEqual([]);
     expect(await tablesMentioning(other)).toEqual(EXPECTED_TABLES);
+    expect(await redisMentioning(other)).toEqual(
+      expect.arrayContaining([env.EVENTS_PRESENCE_KEY, `${env.EVENTS_STREAM_KEY}:dead`]),
+    );
     expect(await view(other)).toBe(otherBefore);
 
     // Second call within the minute: 429 with Retry-After, nothing else done.
