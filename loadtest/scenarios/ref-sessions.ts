@@ -3,7 +3,9 @@
 // (list), and a claim of daily-login in 30 % of them, with the reference's think times scaled by
 // THINK (1 = theirs); meanwhile the platform's events arrive over gRPC at a constant rate. Same
 // checks ('assignedGoals', 'challenges', 'selectedGoals', claim 200 or 409: the reference answered
-// 400 for a goal not completed, we answer 409) and thresholds.
+// 400 for a goal not completed, we answer 409) and thresholds, on the served answers. An answer
+// shed by admission is counted in shed_rate and ends the session (the client comes back after
+// Retry-After), so no check reads the consequences of a shed request (lib/common.ts, served()).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import {
@@ -14,6 +16,7 @@ import {
   newRunId,
   reqParams,
   scenarioDef,
+  served,
   summaryOutputs,
   vuIdInTest,
 } from './lib/common.ts';
@@ -70,6 +73,7 @@ export function userSession(data: { runId: string }): void {
     ...reqParams(u, 'init', { name: 'initialize' }),
     ...text,
   });
+  if (!served(init, { endpoint: 'init', name: 'initialize' })) return;
   check(init, {
     'Initialize: status 200': (r) => r.status === 200,
     'Initialize: has assigned_goals': (r) =>
@@ -80,6 +84,7 @@ export function userSession(data: { runId: string }): void {
     ...reqParams(u, 'list', { name: 'browse_challenges' }),
     ...text,
   });
+  if (!served(browse, { endpoint: 'list', name: 'browse_challenges' })) return;
   check(browse, {
     'Browse: status 200': (r) => r.status === 200,
     'Browse: has challenges': (r) => (body<{ challenges?: unknown[] }>(r)?.challenges?.length ?? 0) > 0,
@@ -101,6 +106,8 @@ export function userSession(data: { runId: string }): void {
         { ...reqParams(u, 'batch-select'), ...text },
       );
   const label = random ? 'Random Select' : 'Batch Select';
+  const selEndpoint = random ? 'random-select' : 'batch-select';
+  if (!served(sel, { endpoint: selEndpoint, name: selEndpoint })) return;
   check(sel, {
     [`${label}: status 200`]: (r) => r.status === 200,
     [`${label}: has selected_goals`]: (r) =>
@@ -111,6 +118,7 @@ export function userSession(data: { runId: string }): void {
     ...reqParams(u, 'list', { name: 'check_progress' }),
     ...text,
   });
+  if (!served(progress, { endpoint: 'list', name: 'check_progress' })) return;
   check(progress, {
     'Progress: status 200': (r) => r.status === 200,
     'Progress: has challenge data': (r) =>
@@ -124,6 +132,7 @@ export function userSession(data: { runId: string }): void {
       ...reqParams(u, 'claim'),
       responseCallback: http.expectedStatuses(200, 409),
     });
+    if (!served(claim, { endpoint: 'claim', name: 'claim' }, [200, 409])) return;
     check(claim, { 'Claim: status 200 or 409': (r) => r.status === 200 || r.status === 409 });
   }
   think(5, 10);

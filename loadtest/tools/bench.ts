@@ -18,6 +18,7 @@ import {
   recoverySeconds,
   renderMarkdown,
   round,
+  shedSplit,
   thresholdResults,
   type Baseline,
   type Check,
@@ -533,6 +534,7 @@ async function runScenario(
       extra.serverP95Ms = round((histogramQuantile(0.95, d) ?? 0) * 1000, 2);
     }
   }
+  Object.assign(extra, shedSplit(summary) ?? {});
   const checks: Check[] = [];
 
   // read the CSV: latency of the load endpoints, plus the events_accepted curve

@@ -2,8 +2,10 @@
 // ConfigMap (scenario + helpers + params.json) -> TestRun (k6.io/v1alpha1) -> follow status.stage
 // -> collect the runner pods' summaries from their logs -> delete the TestRun and the ConfigMap.
 //   node .tmp/bench-build/cluster.js <scenario> [--namespace ns] [--kubeconfig file] [--parallelism n]
-//     [--profile quick|full] [--base-url url] [--prometheus-rw url] [--timeout seconds]
-//     [--image image] [--secret name] [--dry-run]
+//     [--profile quick|full] [--base-url url] [--grpc-addr host:port] [--prometheus-rw url]
+//     [--timeout seconds] [--image image] [--secret name] [--dry-run]
+// The k6-operator's initializer runs `k6 archive` with the TestRun's arguments, and k6 archive
+// refuses --out: the Prometheus output goes to the runners as K6_OUT instead.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -16,6 +18,8 @@ export interface ClusterOptions {
   parallelism: number;
   profile: string;
   baseUrl: string;
+  /** The service's gRPC event ingest, for scenarios that send the platform's events. */
+  grpcAddr: string;
   prometheusRw: string;
   timeoutSeconds: number;
   pollSeconds: number;
@@ -57,15 +61,39 @@ export function flattenImports(source: string): string {
   return source.replace(/from\s+'(?:\.{1,2}\/)+(?:[\w.-]+\/)*([\w.-]+\.ts)'/g, "from './$1'");
 }
 
-/** The ConfigMap data: the scenario as scenario.ts, its helpers, and params.json. */
+/** The .proto files the gRPC helper loads, by path under proto/. */
+export const PROTO_FILES = [
+  'accelbyte/iam/account/v1/account.proto',
+  'accelbyte/social/statistic/v1/statistic.proto',
+];
+
+/** The gRPC helper in a flat ConfigMap: protos by base name, next to the script. */
+export function flattenProtoPaths(source: string): string {
+  let out = source.replace("__ENV.PROTO_DIR || '../../proto'", "__ENV.PROTO_DIR || '.'");
+  for (const f of PROTO_FILES) out = out.split(`'${f}'`).join(`'${path.basename(f)}'`);
+  return out;
+}
+
+/**
+ * The ConfigMap data: the scenario as scenario.ts, its helpers, params.json, and for scenarios
+ * sending the platform's events the gRPC helper and its .proto files (they import only
+ * google/protobuf types, which k6 has built in).
+ */
 export function configMapData(root: string, scenario: string): Record<string, string> {
   const script = scenarioScript(root, scenario);
-  return {
-    'scenario.ts': flattenImports(readFileSync(path.join(root, 'loadtest/scenarios', script), 'utf8')),
+  const source = readFileSync(path.join(root, 'loadtest/scenarios', script), 'utf8');
+  const data: Record<string, string> = {
+    'scenario.ts': flattenImports(source),
     'common.ts': flattenImports(readFileSync(path.join(root, 'loadtest/scenarios/lib/common.ts'), 'utf8')),
     'jwt.ts': flattenImports(readFileSync(path.join(root, 'loadtest/tools/jwt.ts'), 'utf8')),
     'params.json': readFileSync(path.join(root, 'loadtest/params.json'), 'utf8'),
   };
+  if (source.includes('grpcEvents.ts')) {
+    const helper = readFileSync(path.join(root, 'loadtest/scenarios/lib/grpcEvents.ts'), 'utf8');
+    data['grpcEvents.ts'] = flattenProtoPaths(flattenImports(helper));
+    for (const f of PROTO_FILES) data[path.basename(f)] = readFileSync(path.join(root, 'proto', f), 'utf8');
+  }
+  return data;
 }
 
 export function testRunManifest(opts: ClusterOptions, name: string): Record<string, unknown> {
@@ -74,7 +102,12 @@ export function testRunManifest(opts: ClusterOptions, name: string): Record<stri
     { name: 'PROFILE', value: opts.profile },
     { name: 'PARAMS_PATH', value: '/test/params.json' },
     { name: 'BASE_URL', value: opts.baseUrl },
+    { name: 'GRPC_ADDR', value: opts.grpcAddr },
+    // the ConfigMap is mounted at /test; the .proto files sit there next to the scripts
+    { name: 'PROTO_DIR', value: '/test' },
     { name: 'RUN_ID', value: name },
+    // outputs at run time only: `k6 archive` (the operator's initializer) rejects --out
+    { name: 'K6_OUT', value: 'experimental-prometheus-rw' },
     { name: 'K6_PROMETHEUS_RW_SERVER_URL', value: opts.prometheusRw },
     { name: 'K6_PROMETHEUS_RW_TREND_STATS', value: 'p(50),p(95),p(99),max' },
     { name: 'K6_NO_USAGE_REPORT', value: 'true' },
@@ -100,7 +133,7 @@ export function testRunManifest(opts: ClusterOptions, name: string): Record<stri
     spec: {
       parallelism: opts.parallelism,
       script: { configMap: { name, file: 'scenario.ts' } },
-      arguments: `--out experimental-prometheus-rw --tag testid=${name}`,
+      arguments: `--tag testid=${name}`,
       runner,
     },
   };
@@ -259,6 +292,8 @@ export function parseArgs(argv: string[], root: string): ClusterOptions & { dryR
     parallelism: Number(flags.parallelism ?? 1),
     profile: flags.profile ?? 'full',
     baseUrl: flags['base-url'] ?? 'http://challenge-api:8080/challenge',
+    grpcAddr:
+      flags['grpc-addr'] ?? `${new URL(flags['base-url'] ?? 'http://challenge-api:8080').hostname}:6565`,
     prometheusRw: flags['prometheus-rw'] ?? 'http://prometheus-operated.monitoring:9090/api/v1/write',
     timeoutSeconds: Number(flags.timeout ?? 1800),
     pollSeconds: Number(flags['poll-seconds'] ?? 5),

@@ -197,6 +197,26 @@ export function thresholdResults(summary: K6Summary): ThresholdResult[] {
   return out.sort((a, b) => a.metric.localeCompare(b.metric));
 }
 
+/**
+ * The reference scenarios' split (loadtest/scenarios/lib/common.ts, served()): answers shed by
+ * admission (429/503 with Retry-After; over gRPC UNAVAILABLE / RESOURCE_EXHAUSTED with retry-after)
+ * apart from the served ones, whose latency the reference's thresholds judge. null for scenarios
+ * without the split. k6's own http_req_duration includes the shed answers, which are fast.
+ */
+export function shedSplit(summary: K6Summary): Record<string, number | null> | null {
+  const shed = summary.metrics.shed_rate?.values;
+  if (!shed) return null;
+  const servedMs = summary.metrics.served_req_duration?.values ?? {};
+  return {
+    shedRate: round(shed.rate, 4),
+    shedAnswers: shed.passes ?? 0,
+    servedAnswers: counterValue(summary, 'served_answers'),
+    servedP50Ms: round(servedMs.med, 2),
+    servedP95Ms: round(servedMs['p(95)'], 2),
+    servedP99Ms: round(servedMs['p(99)'], 2),
+  };
+}
+
 /** `count` of a counter metric in the summary (0 when absent). */
 export function counterValue(summary: K6Summary, metric: string): number {
   return summary.metrics[metric]?.values.count ?? 0;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  configMapData,
   flattenImports,
   parseArgs,
   runCluster,
@@ -183,8 +184,12 @@ describe('in-cluster load test CLI (fake Kubernetes API server)', () => {
     expect(trPost.body!.kind).toBe('TestRun');
     expect(spec.parallelism).toBe(2);
     expect(spec.script).toEqual({ configMap: { name: 'lt-claim-test', file: 'scenario.ts' } });
-    expect(spec.arguments).toContain('--out experimental-prometheus-rw');
+    // the operator's initializer runs `k6 archive` with these arguments, and k6 archive refuses --out
+    expect(spec.arguments).toBe('--tag testid=lt-claim-test');
+    expect(String(spec.arguments)).not.toContain('--out');
     const env = (spec.runner as { env: { name: string; value?: string; valueFrom?: unknown }[] }).env;
+    expect(env.find((e) => e.name === 'K6_OUT')?.value).toBe('experimental-prometheus-rw');
+    expect(env.find((e) => e.name === 'PROTO_DIR')?.value).toBe('/test');
     expect(env.find((e) => e.name === 'K6_PROMETHEUS_RW_SERVER_URL')?.value).toMatch(/^http/);
     expect(env.find((e) => e.name === 'SCENARIO')?.value).toBe('claim');
     expect(env.find((e) => e.name === 'PARAMS_PATH')?.value).toBe('/test/params.json');
@@ -253,6 +258,32 @@ describe('cluster CLI pieces', () => {
     expect(m.apiVersion).toBe('k6.io/v1alpha1');
     expect(m.spec.parallelism).toBe(3);
     expect((m.spec.runner as { image: string }).image).toBe('grafana/k6:1.8.1');
+  });
+
+  it('ships a reference scenario with the gRPC helper and its .proto files, flat, protos loaded by base name', () => {
+    const data = configMapData(root, 'ref-combined');
+    expect(Object.keys(data).sort()).toEqual([
+      'account.proto',
+      'common.ts',
+      'grpcEvents.ts',
+      'jwt.ts',
+      'params.json',
+      'scenario.ts',
+      'statistic.proto',
+    ]);
+    expect(data['scenario.ts']).toContain("from './grpcEvents.ts'");
+    expect(data['grpcEvents.ts']).toContain("from './common.ts'");
+    expect(data['grpcEvents.ts']).toContain("__ENV.PROTO_DIR || '.'");
+    expect(data['grpcEvents.ts']).toContain("'account.proto'");
+    expect(data['grpcEvents.ts']).toContain("'statistic.proto'");
+    expect(data['grpcEvents.ts']).not.toMatch(/accelbyte\//);
+    expect(data['statistic.proto']).toContain('package accelbyte.social.statistic.v1;');
+    // the gRPC address follows the base URL's host unless given
+    expect(parseArgs(['ref-combined', '--base-url', 'http://svc.ns:8080/challenge'], root).grpcAddr).toBe(
+      'svc.ns:6565',
+    );
+    // a scenario without gRPC events ships no helper
+    expect(Object.keys(configMapData(root, 'claim'))).not.toContain('grpcEvents.ts');
   });
 
   it('refuses an unknown scenario name', () => {

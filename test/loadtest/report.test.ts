@@ -5,6 +5,7 @@ import {
   LatencyCollector,
   recoverySeconds,
   renderMarkdown,
+  shedSplit,
   splitCsvLine,
   thresholdResults,
   type K6Summary,
@@ -35,6 +36,25 @@ const SUMMARY: K6Summary = {
 };
 
 describe('bench report building', () => {
+  it('reports shed answers apart from the served ones, whose latency is the served trend', () => {
+    expect(shedSplit(SUMMARY)).toBeNull();
+    const s: K6Summary = {
+      metrics: {
+        shed_rate: { type: 'rate', values: { rate: 0.25, passes: 100, fails: 300 } },
+        served_answers: { type: 'counter', values: { count: 300, rate: 30 } },
+        served_req_duration: { type: 'trend', values: { med: 4.123, 'p(95)': 18.5, 'p(99)': 40 } },
+      },
+    };
+    expect(shedSplit(s)).toEqual({
+      shedRate: 0.25,
+      shedAnswers: 100,
+      servedAnswers: 300,
+      servedP50Ms: 4.12,
+      servedP95Ms: 18.5,
+      servedP99Ms: 40,
+    });
+  });
+
   it('splits quoted CSV fields with commas and doubled quotes', () => {
     expect(splitCsvLine('a,"b,c",d')).toEqual(['a', 'b,c', 'd']);
     expect(splitCsvLine('"x ""y""",')).toEqual(['x "y"', '']);

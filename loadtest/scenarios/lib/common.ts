@@ -5,7 +5,7 @@ import { SharedArray } from 'k6/data';
 import crypto from 'k6/crypto';
 import exec from 'k6/execution';
 import { check } from 'k6';
-import { Counter, Trend } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
 import { TokenCache } from '../../tools/jwt.ts';
 
 export interface Executor {
@@ -63,6 +63,45 @@ export const status503 = new Counter('status_503');
 export const retryAfterMissing = new Counter('retry_after_missing');
 export const unexpectedStatus = new Counter('unexpected_status');
 export const okLatency = new Trend('ok_latency', true);
+
+// The reference's scenarios (ref-*.ts) count an answer shed by admission (429 or 503 with
+// Retry-After, UNAVAILABLE or RESOURCE_EXHAUSTED with retry-after over gRPC: "come back later",
+// sent before any work) in shed_rate, not as a failure, and apply the reference's checks and
+// thresholds to the served answers: served_req_duration / served_req_failed (HTTP, tagged like
+// the request) and served_grpc_duration stand in for http_req_duration / http_req_failed /
+// grpc_req_duration, which k6 fills with every answer. A 429/503 without Retry-After is served,
+// and fails.
+export const shedRate = new Rate('shed_rate');
+export const servedDuration = new Trend('served_req_duration', true);
+export const servedFailed = new Rate('served_req_failed');
+export const servedGrpcDuration = new Trend('served_grpc_duration', true);
+export const servedAnswers = new Counter('served_answers');
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  timings: { duration: number };
+}
+
+/**
+ * Books one HTTP answer of a reference scenario: shed (returns false; the caller skips its checks)
+ * or served (returns true; counted in the served metrics, a failure unless its status is in `ok`).
+ */
+export function served(res: Answer, tags: Record<string, string>, ok: number[] = [200]): boolean {
+  const retryAfter = res.headers['Retry-After'] ?? res.headers['retry-after'];
+  if (res.status === 429 || res.status === 503) {
+    if (res.status === 429) status429.add(1, tags);
+    else status503.add(1, tags);
+    if (!retryAfter) retryAfterMissing.add(1, tags);
+  }
+  const shed = (res.status === 429 || res.status === 503) && !!retryAfter;
+  shedRate.add(shed, tags);
+  if (shed) return false;
+  servedAnswers.add(1, tags);
+  servedDuration.add(res.timings.duration, tags);
+  servedFailed.add(ok.indexOf(res.status) < 0, tags);
+  return true;
+}
 
 const tokens = new TokenCache({
   secret: SECRET,
@@ -329,7 +368,7 @@ export function summaryOutputs(name: string, data: Record<string, unknown>): Rec
   const lines: string[] = [`scenario ${name} (${PROFILE})`];
   for (const key of Object.keys(metrics).sort()) {
     if (
-      !/^(http_req_duration|http_reqs|iterations|dropped_iterations|checks|status_|events_|ok_latency)/.test(
+      !/^(http_req_duration|http_reqs|iterations|dropped_iterations|checks|status_|events_|ok_latency|shed_rate|served_)/.test(
         key,
       )
     )
