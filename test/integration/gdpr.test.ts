@@ -242,7 +242,7 @@ describe('GDPR erasure', () => {
 
   test('admin route erases a given player with a service credential; refused without', async () => {
     const u = 'gdpr-admin-0c2e';
-    await playerWithData(u);
+    const ws = await playerWithData(u);
     const url = `${t.ops}/admin/v1/players/${u}/data`;
     expect((await fetch(url, { method: 'DELETE' })).status).toBe(401);
     const res = await fetch(url, { method: 'DELETE', headers: { 'x-api-key': TEST_API_KEY } });
@@ -250,6 +250,7 @@ describe('GDPR erasure', () => {
     const body = (await res.json()) as { userId: string; deleted: Record<string, number> };
     expect(body.userId).toBe(u);
     expect(body.deleted.players).toBe(1);
+    expect((await ws.waitClosed()).code).toBe(CLOSE_PLAYER_ERASED);
     expect(await tablesMentioning(u)).toEqual([]);
     expect(await redisMentioning(u)).toEqual([]);
     // erasing again answers zeros, not an error
