@@ -27,6 +27,7 @@ import {
   eventsDeadLetteredTotal,
   eventsDuplicateTotal,
   eventsUnknownStatTotal,
+  retentionDeletedRowsTotal,
 } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { factKey, factsAfter, type FactsDelta } from '../domain/facts';
@@ -129,8 +130,10 @@ export async function pruneProcessedEvents(db: Db, olderThan: number, batch: num
   let total = 0;
   for (;;) {
     const res = await db.query(PRUNE_PROCESSED_SQL, [new Date(olderThan), batch]);
-    total += res.rowCount ?? 0;
-    if ((res.rowCount ?? 0) < batch) return total;
+    const n = res.rowCount ?? 0;
+    total += n;
+    if (n) retentionDeletedRowsTotal.inc({ table: 'processed_events' }, n);
+    if (n < batch) return total;
   }
 }
 

@@ -330,7 +330,13 @@ export const retentionLastSuccessSeconds = new Gauge({
   registers,
 });
 for (const by of ['player', 'admin'] as const) gdprDeletionsTotal.inc({ by }, 0);
-for (const table of ['stat_baselines', 'goal_states', 'goal_completions'] as const)
+for (const table of [
+  'stat_baselines',
+  'goal_states',
+  'goal_completions',
+  'processed_events',
+  'idempotency_keys',
+] as const)
   retentionDeletedRowsTotal.inc({ table }, 0);
 
 for (const result of ['accepted', 'rejected'] as const) eventsIngestedTotal.inc({ result }, 0);

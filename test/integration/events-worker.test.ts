@@ -5,7 +5,11 @@ import Redis from 'ioredis';
 import { periodAt } from '../../app/domain/periods';
 import { eventsModule } from '../../app/events/module';
 import { pruneProcessedEvents } from '../../app/events/worker';
-import { eventsDuplicateTotal, eventsUnknownStatTotal } from '../../app/ops/metrics';
+import {
+  eventsDuplicateTotal,
+  eventsUnknownStatTotal,
+  retentionDeletedRowsTotal,
+} from '../../app/ops/metrics';
 import { eventsEnv, eventually, readStats, sql, statEvent } from '../helpers/events';
 import { startTestService, type TestService } from '../helpers/service';
 
@@ -204,6 +208,11 @@ describe('processed event retention', () => {
       expect(await sql(t.db.directUrl, 'SELECT event_id FROM processed_events')).toEqual([
         { event_id: 'recent' },
       ]);
+      // counted with the other retention deletions
+      const pruned = (await retentionDeletedRowsTotal.get()).values.find(
+        (v) => v.labels.table === 'processed_events',
+      );
+      expect(pruned?.value).toBeGreaterThanOrEqual(1);
     } finally {
       await t.stop();
       const r = new Redis(process.env.REDIS_URL!);

@@ -2,6 +2,7 @@
 import { unavailable } from '../../app/api/errors';
 import { noLimits, type Admission } from '../../app/admission';
 import { pruneIdempotencyKeys } from '../../app/idempotency';
+import { retentionDeletedRowsTotal } from '../../app/ops/metrics';
 import { startTestService, type TestService } from '../helpers/service';
 import { CLAIM_FIRST_STEPS, completeFirstSteps } from './rewards-receiver';
 
@@ -150,8 +151,13 @@ describe('Idempotency-Key on player POST/PUT routes', () => {
       `INSERT INTO idempotency_keys (principal, idem_key, request_hash, owner, status, response_body, created_at)
        VALUES ('prune-user', 'new', 'h', gen_random_uuid(), 200, '{}', now())`,
     );
+    const counted = async () =>
+      (await retentionDeletedRowsTotal.get()).values.find((v) => v.labels.table === 'idempotency_keys')
+        ?.value ?? 0;
+    const before = await counted();
     const deleted = await pruneIdempotencyKeys(db, Date.now() - 24 * 3600 * 1000, 3);
     expect(deleted).toBeGreaterThanOrEqual(7);
+    expect((await counted()) - before).toBe(deleted);
     const left = await db.query(`SELECT idem_key FROM idempotency_keys WHERE principal = 'prune-user'`);
     expect(left.rows).toEqual([{ idem_key: 'new' }]);
   });
