@@ -14,6 +14,7 @@ import type { Config } from '../config';
 import { ApiError, apiError, badRequest } from '../errors';
 import { every } from '../every';
 import { MAX_ID_LENGTH } from '../limits';
+import { retentionDeletedRowsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
 
 export interface IdempotencyWrapper {
@@ -221,6 +222,7 @@ export async function pruneIdempotencyKeys(db: Db, olderThan: number, batch: num
     );
     const n = res.rowCount ?? 0;
     total += n;
+    if (n) retentionDeletedRowsTotal.inc({ table: 'idempotency_keys' }, n);
     if (n < batch) return total;
   }
 }
