@@ -14,11 +14,13 @@ import {
   claimCandidates,
   commonOptions,
   executorFor,
+  hasArrayField,
   initMany,
   iterationInTest,
   jsonBody,
   loadParams,
   newRunId,
+  numberField,
   pick,
   probeCatalog,
   reqParams,
@@ -106,8 +108,7 @@ export function initializationPhase(data: Data): void {
   if (!served(res, { endpoint: 'init', name: 'init' })) return;
   check(res, {
     'init phase: status 200': (r) => r.status === 200,
-    'init phase: has assignedGoals': (r) =>
-      (jsonBody<{ assignedGoals?: unknown[] }>(r)?.assignedGoals?.length ?? 0) > 0,
+    'init phase: has assignedGoals': (r) => hasArrayField(r, 'assignedGoals', true),
   });
 }
 
@@ -120,8 +121,7 @@ export function apiGameplayPhase(data: Data): void {
     if (!served(res, { endpoint: 'init', name: 'init' })) return;
     check(res, {
       'gameplay init: status 200': (r) => r.status === 200,
-      'gameplay init: fast path': (r) =>
-        r.status === 200 && jsonBody<{ newAssignments?: number }>(r)?.newAssignments === 0,
+      'gameplay init: fast path': (r) => numberField(r, 'newAssignments') === 0,
     });
   } else if (roll < 0.25) {
     const goal = pick(data.goals);
@@ -158,7 +158,7 @@ export function apiGameplayPhase(data: Data): void {
     check(res, {
       'challenges: status 200': (r) => r.status === 200,
       // a non-empty challenges array, read without parsing ~200 KB in the load generator
-      'challenges: has data': (r) => String(r.body).startsWith('{"challenges":[{'),
+      'challenges: has data': (r) => hasArrayField(r, 'challenges', true),
     });
   }
 }

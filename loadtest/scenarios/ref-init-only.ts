@@ -9,6 +9,7 @@ import {
   API,
   commonOptions,
   executorFor,
+  hasArrayField,
   loadParams,
   newRunId,
   reqParams,
@@ -75,14 +76,7 @@ export function initializeEndpoint(data: { runId: string }): void {
   if (!served(res, { endpoint: 'init', name: 'init' })) return;
   check(res, {
     'status is 200': (r) => r.status === 200,
-    'response has assignedGoals': (r) => {
-      if (r.status !== 200) return false;
-      try {
-        return (JSON.parse(String(r.body)) as { assignedGoals?: unknown }).assignedGoals !== undefined;
-      } catch {
-        return false;
-      }
-    },
+    'response has assignedGoals': (r) => hasArrayField(r, 'assignedGoals'),
     'response time < 200ms': (r) => r.timings.duration < 200,
     'response time < 1s': (r) => r.timings.duration < 1000,
   });
