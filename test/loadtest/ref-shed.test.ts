@@ -22,11 +22,21 @@ interface Summary {
   root_group: { checks: { name: string; passes: number; fails: number }[] };
 }
 
-/** A fake initialise: every other answer is 503 (with or without Retry-After), the rest 200. */
-function fakeService(retryAfter: boolean): Promise<{ server: Server; port: number }> {
+/**
+ * A fake initialise: every other answer is 503 (with or without Retry-After), the rest 200; or, in
+ * 'bad-shape' mode, every answer 200 with a body that is not an initialise answer (truncated, or
+ * another document), which the generator's cheap checks must refuse as the full parse would.
+ */
+function fakeService(retryAfter: boolean | 'bad-shape'): Promise<{ server: Server; port: number }> {
   let n = 0;
+  const bad = ['{"assignedGoals":[{"goalId":"g1"}],"newAssign', '{"challenges":[{"challengeId":"c"}]}'];
   const server = createServer((req, res) => {
     req.resume();
+    if (retryAfter === 'bad-shape') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(bad[n++ % 2]);
+      return;
+    }
     if (n++ % 2 === 1) {
       res.writeHead(503, {
         'content-type': 'application/json',
@@ -55,7 +65,7 @@ function runK6(script: string, env: Record<string, string>): Promise<number> {
   });
 }
 
-async function runInitOnly(retryAfter: boolean): Promise<Summary> {
+async function runInitOnly(retryAfter: boolean | 'bad-shape'): Promise<Summary> {
   const { server, port } = await fakeService(retryAfter);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ref-shed-'));
   try {
@@ -171,6 +181,18 @@ describe('reference k6 scenarios: shed answers apart from failures', () => {
       expect(threshold(s, 'served_req_failed', 'rate<0.01')).toBe(false);
       expect(threshold(s, 'checks', 'rate>0.99')).toBe(false);
       expect(s.metrics.retry_after_missing!.values.count).toBe(status.fails);
+    },
+  );
+
+  (existsSync(k6) ? test : test.skip)(
+    'answers of another shape fail "response has assignedGoals" (cheap checks and parsed samples alike)',
+    async () => {
+      const s = await runInitOnly('bad-shape');
+      const served = s.metrics.served_answers!.values.count!;
+      expect(served).toBeGreaterThan(20); // more than one full-parse sample (every 20th)
+      expect(check(s, 'status is 200')).toMatchObject({ passes: served, fails: 0 });
+      expect(check(s, 'response has assignedGoals')).toMatchObject({ passes: 0, fails: served });
+      expect(threshold(s, 'checks', 'rate>0.99')).toBe(false);
     },
   );
 });
