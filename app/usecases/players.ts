@@ -220,7 +220,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
    * per call; the read is batched, at most two statements in flight per pod, so it needs no
    * admission of its own). If admission made the call wait, the facts are read again.
    */
-  function playerCall<I, R>(
+  async function playerCall<I, R>(
     cls: PlayerClass,
     call: PlayerCall,
     userId: string,
@@ -232,7 +232,8 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
     const early = startedEarly(loadFacts(userId, t0));
     return deps.limits.player(userId).then(() => {
       const catalog = deps.catalog.current;
-      return deps.admission.run(cls, call.deadline, () => {
+      // async: a parse error is a rejection inside admission (the slot is given back), not a throw
+      return deps.admission.run(cls, call.deadline, async () => {
         const input = parse();
         const now = deps.clock.now();
         if (now - t0 <= PREFETCH_FRESH_MS) return fn(input, catalog, t0, early);
