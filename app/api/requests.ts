@@ -2,7 +2,7 @@
 // request (path parameters, query, JSON body) into the input of a use case (app/usecases/players.ts).
 import { badRequest } from '../errors';
 import { MAX_ID_LENGTH } from '../limits';
-import type { BatchSelectInput, GoalRef, RandomSelectInput } from '../usecases/players';
+import type { BatchSelectInput, GoalActiveInput, GoalRef, RandomSelectInput } from '../usecases/players';
 import { parseJson, type Ctx } from './http';
 
 /** The reference's HTTP gateway also took the proto field names; its clients send some of them. */
@@ -59,7 +59,7 @@ export function listQuery(ctx: Ctx): { activeOnly: boolean } {
 }
 
 /** PUT .../goals/:goalId/active `{isActive}` */
-export function goalActiveRequest(ctx: Ctx): GoalRef & { isActive: boolean } {
+export function goalActive(ctx: Ctx): GoalActiveInput {
   const ref = goalRef(ctx);
   const body = bodyObject(ctx);
   if (typeof body.isActive !== 'boolean')
@@ -68,7 +68,7 @@ export function goalActiveRequest(ctx: Ctx): GoalRef & { isActive: boolean } {
 }
 
 /** POST .../goals/batch-select `{goalIds, replaceExisting}` */
-export function batchSelectRequest(ctx: Ctx): BatchSelectInput {
+export function batchSelect(ctx: Ctx): BatchSelectInput {
   const ref = challengeRef(ctx);
   const body = bodyObject(ctx);
   const ids = body.goalIds;
@@ -85,7 +85,7 @@ export function batchSelectRequest(ctx: Ctx): BatchSelectInput {
 }
 
 /** POST .../goals/random-select `{count, replaceExisting, excludeActive}` */
-export function randomSelectRequest(ctx: Ctx): RandomSelectInput {
+export function randomSelect(ctx: Ctx): RandomSelectInput {
   const ref = challengeRef(ctx);
   const body = bodyObject(ctx);
   const count = body.count;

@@ -2,6 +2,8 @@
 // case (app/usecases/players.ts: admission, limits, facts, rules, statements) and writes the answer
 // (./views.ts). Edge shedding comes first: a request of a class admission would refuse right now is
 // answered 503 before its token is verified, its idempotency key looked up, or any I/O is done.
+// Once admitted, a use case calls the route's parser: a malformed request from a player over its
+// limit is answered 429, as before it was parsed.
 import type { Logger } from 'pino';
 import type { Clock } from '../domain/clock';
 import { AdjustableClock } from '../domain/clock';
@@ -31,6 +33,17 @@ export interface ApiDeps {
   devMockUserHeader?: boolean;
 }
 
+type Method = 'get' | 'put' | 'post';
+/** What a player route does once its player is known: call one use case, write its answer. */
+type PlayerHandler = (ctx: Ctx, userId: string) => Promise<Reply>;
+
+const text = (body: string): Reply => ({ status: 200, body });
+const parts = (pieces: string[]): Reply => ({ status: 200, body: '', parts: pieces });
+const asJson =
+  <R>(toJson: (r: R) => unknown) =>
+  (r: R): Reply =>
+    json(200, toJson(r));
+
 export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
   const { players } = deps;
   const b = deps.basePath;
@@ -42,121 +55,58 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
       players.shed(cls, ctx.deadline);
       return h(ctx);
     };
-  const idem = (name: string, cls: PlayerClass, h: Handler) =>
-    edge(cls, deps.idempotency.wrap(name, h, player));
-  /** Shed (before the token is verified), authenticate, run the use case, write its answer. */
-  const call =
-    <R>(cls: PlayerClass, run: (ctx: Ctx, userId: string) => Promise<R>, write: (r: R) => Reply): Handler =>
-    (ctx) => {
-      players.shed(cls, ctx.deadline);
-      return player(ctx).then((userId) => run(ctx, userId).then(write));
-    };
-  const ok =
-    <R>(toJson: (r: R) => unknown) =>
-    (r: R) =>
-      json(200, toJson(r));
 
   http.route('get', `${b}/healthz`, 'healthz', async () => json(200, { status: 'healthy' }));
   const openapi = JSON.stringify(openApiDocument(b));
   http.route('get', `${b}/openapi.json`, 'openapi', async () => ({ status: 200, body: openapi }));
 
-  // GET /v1/challenges?activeOnly=true
-  http.route(
-    'get',
-    `${b}/v1/challenges`,
-    'list_challenges',
-    call(
-      'read',
-      (ctx, userId) => players.list(ctx, userId, () => req.listQuery(ctx)),
-      (r) => ({ status: 200, body: '', parts: view.challengeListParts(r) }),
-    ),
-  );
+  const handlers = {
+    list_challenges: (ctx, u) =>
+      players.list(ctx, u, req.listQuery).then((r) => parts(view.challengeListParts(r))),
+    get_challenge: (ctx, u) =>
+      players.get(ctx, u, req.challengeRef).then((r) => text(view.challengeAnswerText(r))),
+    set_goal_active: (ctx, u) =>
+      players.setGoalActive(ctx, u, req.goalActive).then(asJson(view.goalActiveJson)),
+    batch_select: (ctx, u) => players.batchSelect(ctx, u, req.batchSelect).then(asJson(view.selectionJson)),
+    random_select: (ctx, u) =>
+      players.randomSelect(ctx, u, req.randomSelect).then(asJson(view.selectionJson)),
+    claim: (ctx, u) => players.claim(ctx, u, req.goalRef).then(asJson(view.claimJson)),
+  } satisfies Record<string, PlayerHandler>;
 
-  // GET /v1/challenges/{challengeId}
-  http.route(
-    'get',
-    `${b}/v1/challenges/:challengeId`,
-    'get_challenge',
-    call(
-      'read',
-      (ctx, userId) => players.get(ctx, userId, () => req.challengeRef(ctx)),
-      (r) => ({ status: 200, body: view.challengeText(r.challenge, r.goals, r.now) }),
-    ),
-  );
+  // Method, path, route name (metrics, idempotency scope), admission class, Idempotency-Key taken.
+  // Bodies: active {isActive}; batch-select {goalIds, replaceExisting}; random-select {count,
+  // replaceExisting, excludeActive}; list ?activeOnly=true.
+  const routes: [Method, string, keyof typeof handlers, PlayerClass, boolean][] = [
+    ['get', '/v1/challenges', 'list_challenges', 'read', false],
+    ['get', '/v1/challenges/:challengeId', 'get_challenge', 'read', false],
+    ['put', '/v1/challenges/:challengeId/goals/:goalId/active', 'set_goal_active', 'player', true],
+    ['post', '/v1/challenges/:challengeId/goals/batch-select', 'batch_select', 'player', true],
+    ['post', '/v1/challenges/:challengeId/goals/random-select', 'random_select', 'player', true],
+    ['post', '/v1/challenges/:challengeId/goals/:goalId/claim', 'claim', 'claim', true],
+  ];
+  for (const [method, path, name, cls, idempotent] of routes) {
+    const h = handlers[name];
+    // Shed before the token is verified (for a mutation again after the idempotency lookup; the
+    // use case sheds once more after it).
+    const authed: Handler = (ctx) => {
+      players.shed(cls, ctx.deadline);
+      return player(ctx).then((userId) => h(ctx, userId));
+    };
+    const handler = idempotent ? edge(cls, deps.idempotency.wrap(name, authed, player)) : authed;
+    http.route(method, `${b}${path}`, name, handler);
+  }
 
-  // POST /v1/challenges/initialize
+  // POST /v1/challenges/initialize: shed at the edge; then the use case, by what it learns of the player.
+  const initialize: Handler = (ctx) =>
+    player(ctx).then((userId) => players.initialize(ctx, userId).then((r) => text(view.initializeText(r))));
   http.route(
     'post',
     `${b}/v1/challenges/initialize`,
     'initialize',
-    idem('initialize', 'player', (ctx) =>
-      player(ctx)
-        .then((userId) => players.initialize(ctx, userId))
-        .then((r) => ({ status: 200, body: view.initializeText(r) })),
-    ),
+    edge('player', deps.idempotency.wrap('initialize', initialize, player)),
   );
 
-  // PUT /v1/challenges/{challengeId}/goals/{goalId}/active  {isActive}
-  http.route(
-    'put',
-    `${b}/v1/challenges/:challengeId/goals/:goalId/active`,
-    'set_goal_active',
-    idem(
-      'set_goal_active',
-      'player',
-      call(
-        'player',
-        (ctx, userId) => players.setGoalActive(ctx, userId, () => req.goalActiveRequest(ctx)),
-        ok(view.goalActiveJson),
-      ),
-    ),
-  );
-
-  // POST /v1/challenges/{challengeId}/goals/batch-select {goalIds, replaceExisting}
-  http.route(
-    'post',
-    `${b}/v1/challenges/:challengeId/goals/batch-select`,
-    'batch_select',
-    idem(
-      'batch_select',
-      'player',
-      call(
-        'player',
-        (ctx, userId) => players.batchSelect(ctx, userId, () => req.batchSelectRequest(ctx)),
-        ok(view.selectionJson),
-      ),
-    ),
-  );
-
-  // POST /v1/challenges/{challengeId}/goals/random-select {count, replaceExisting, excludeActive}
-  http.route(
-    'post',
-    `${b}/v1/challenges/:challengeId/goals/random-select`,
-    'random_select',
-    idem(
-      'random_select',
-      'player',
-      call(
-        'player',
-        (ctx, userId) => players.randomSelect(ctx, userId, () => req.randomSelectRequest(ctx)),
-        ok(view.selectionJson),
-      ),
-    ),
-  );
-
-  // POST /v1/challenges/{challengeId}/goals/{goalId}/claim
-  http.route(
-    'post',
-    `${b}/v1/challenges/:challengeId/goals/:goalId/claim`,
-    'claim',
-    idem(
-      'claim',
-      'claim',
-      call('claim', (ctx, userId) => players.claim(ctx, userId, () => req.goalRef(ctx)), ok(view.claimJson)),
-    ),
-  );
-
-  // GET /v1/challenges/{challengeId}/rotation
+  // GET /v1/challenges/{challengeId}/rotation: catalog and clock only
   http.route('get', `${b}/v1/challenges/:challengeId/rotation`, 'rotation', (ctx) =>
     player(ctx).then(() => json(200, view.rotationJson(players.rotation(req.challengeRef(ctx).challengeId)))),
   );

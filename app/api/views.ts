@@ -4,6 +4,7 @@ import type { Period } from '../domain/periods';
 import type { GoalView } from '../domain/progress';
 import type {
   ChallengeList,
+  ChallengeResult,
   ClaimResult,
   GoalActiveResult,
   InitializeResult,
@@ -166,6 +167,11 @@ export function initializeText(r: InitializeResult): string {
     if (r.shared) initializeTexts.set(r, text);
   }
   return text;
+}
+
+/** One challenge with the player's progress. */
+export function challengeAnswerText(r: ChallengeResult): string {
+  return challengeText(r.challenge, r.goals, r.now);
 }
 
 /** The challenge list in one piece per challenge (a 500-goal catalog's answer is ~200 KB). */

@@ -122,6 +122,9 @@ export interface GoalRef {
   challengeId: string;
   goalId: string;
 }
+export interface GoalActiveInput extends GoalRef {
+  isActive: boolean;
+}
 export interface BatchSelectInput {
   challengeId: string;
   /** each a valid id; duplicates are ignored */
@@ -137,10 +140,18 @@ export interface RandomSelectInput {
 }
 
 /**
- * Inputs come as `parse` functions, called once the call is admitted: a malformed request from a
- * player over its limit, or while its class is shed, is answered 429/503 as before it was parsed.
+ * Inputs come as `parse` functions of the call, called once it is admitted: a malformed request from
+ * a player over its limit, or while its class is shed, is answered 429/503 as before it was parsed.
  */
-export type Parse<I> = () => I;
+export type Parse<C, I> = (call: C) => I;
+
+/** What an admitted call works with: one catalog version, one clock reading, the player's facts. */
+interface Session {
+  userId: string;
+  catalog: Catalog;
+  now: number;
+  facts: Promise<PlayerFacts>;
+}
 
 export type PlayerUseCases = ReturnType<typeof playerUseCases>;
 
@@ -215,32 +226,27 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
   }
 
   /**
-   * Per-player limit + admission; `fn` gets the parsed input, a consistent catalog and clock, and the
-   * player's facts. The facts read starts alongside the per-player limit's round trip (one hop less
-   * per call; the read is batched, at most two statements in flight per pod, so it needs no
+   * A player operation admitted under `cls`: shed, per-player limit, admission; `fn` gets the parsed
+   * input and the session. The facts read starts alongside the per-player limit's round trip (one hop
+   * less per call; the read is batched, at most two statements in flight per pod, so it needs no
    * admission of its own). If admission made the call wait, the facts are read again.
    */
-  async function playerCall<I, R>(
-    cls: PlayerClass,
-    call: PlayerCall,
-    userId: string,
-    parse: Parse<I>,
-    fn: (input: I, catalog: Catalog, now: number, facts: Promise<PlayerFacts>) => Promise<R>,
-  ): Promise<R> {
-    shed(cls, call.deadline);
-    const t0 = deps.clock.now();
-    const early = startedEarly(loadFacts(userId, t0));
-    return deps.limits.player(userId).then(() => {
+  const op =
+    <I, R>(cls: PlayerClass, fn: (input: I, s: Session) => Promise<R>) =>
+    async <C extends PlayerCall>(call: C, userId: string, parse: Parse<C, I>): Promise<R> => {
+      shed(cls, call.deadline);
+      const t0 = deps.clock.now();
+      const early = startedEarly(loadFacts(userId, t0));
+      await deps.limits.player(userId);
       const catalog = deps.catalog.current;
       // async: a parse error is a rejection inside admission (the slot is given back), not a throw
       return deps.admission.run(cls, call.deadline, async () => {
-        const input = parse();
+        const input = parse(call);
         const now = deps.clock.now();
-        if (now - t0 <= PREFETCH_FRESH_MS) return fn(input, catalog, t0, early);
-        return fn(input, catalog, now, startedEarly(loadFacts(userId, now)));
+        if (now - t0 <= PREFETCH_FRESH_MS) return fn(input, { userId, catalog, now: t0, facts: early });
+        return fn(input, { userId, catalog, now, facts: startedEarly(loadFacts(userId, now)) });
       });
-    });
-  }
+    };
 
   /**
    * Make the player known and answer its active goals. The fleet-wide new-player budget is for
@@ -325,75 +331,45 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
     return out;
   }
 
-  function list(call: PlayerCall, userId: string, parse: Parse<{ activeOnly: boolean }>) {
-    return playerCall(
-      'read',
-      call,
-      userId,
-      parse,
-      async (input, catalog, now, pending): Promise<ChallengeList> => {
-        const views = new ViewBuilder(catalog, await pending, now);
-        return {
-          now,
-          challenges: catalog.challenges.map((c) => ({
-            challenge: c,
-            goals: views.challengeViews(c, input.activeOnly),
-          })),
-        };
-      },
-    );
-  }
+  const list = op('read', async (input: { activeOnly: boolean }, s): Promise<ChallengeList> => {
+    const views = new ViewBuilder(s.catalog, await s.facts, s.now);
+    const challenges = s.catalog.challenges.map((c) => ({
+      challenge: c,
+      goals: views.challengeViews(c, input.activeOnly),
+    }));
+    return { now: s.now, challenges };
+  });
 
-  function get(call: PlayerCall, userId: string, parse: Parse<{ challengeId: string }>) {
-    return playerCall(
-      'read',
-      call,
-      userId,
-      parse,
-      async (input, catalog, now, pending): Promise<ChallengeResult> => {
-        const challenge = unwrap(findChallenge(catalog, input.challengeId));
-        const views = new ViewBuilder(catalog, await pending, now);
-        return { now, challenge, goals: views.challengeViews(challenge) };
-      },
-    );
-  }
+  const get = op('read', async (input: { challengeId: string }, s): Promise<ChallengeResult> => {
+    const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
+    const views = new ViewBuilder(s.catalog, await s.facts, s.now);
+    return { now: s.now, challenge, goals: views.challengeViews(challenge) };
+  });
 
-  function setGoalActive(call: PlayerCall, userId: string, parse: Parse<GoalRef & { isActive: boolean }>) {
-    return playerCall(
-      'player',
-      call,
-      userId,
-      parse,
-      async (input, catalog, now, pending): Promise<GoalActiveResult> => {
-        const challenge = unwrap(findChallenge(catalog, input.challengeId));
-        const goal = unwrap(findGoal(challenge, input.goalId));
-        const { isActive } = input;
-        const facts = await pending;
-        if (isActive) {
-          const problem = checkSelectable(new ViewBuilder(catalog, facts, now), facts, goal);
-          if (problem) throw fromDomain(problem);
-        }
-        const written = await writeGoalStates(deps.db, userId, now, [activationWrite(goal, now, isActive)]);
-        return {
-          challengeId: challenge.challengeId,
-          goalId: goal.goalId,
-          isActive,
-          assignedAt: isActive ? (written.get(goal.goalId) ?? now) : null,
-        };
-      },
-    );
-  }
+  const setGoalActive = op('player', async (input: GoalActiveInput, s): Promise<GoalActiveResult> => {
+    const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
+    const goal = unwrap(findGoal(challenge, input.goalId));
+    const { isActive } = input;
+    const facts = await s.facts;
+    if (isActive) {
+      const problem = checkSelectable(new ViewBuilder(s.catalog, facts, s.now), facts, goal);
+      if (problem) throw fromDomain(problem);
+    }
+    const written = await writeGoalStates(deps.db, s.userId, s.now, [activationWrite(goal, s.now, isActive)]);
+    const assignedAt = isActive ? (written.get(goal.goalId) ?? s.now) : null;
+    return { challengeId: challenge.challengeId, goalId: goal.goalId, isActive, assignedAt };
+  });
 
+  /** Activate `selected` (and with `replaceExisting` deactivate the challenge's other active goals). */
   async function applySelection(
-    userId: string,
-    catalog: Catalog,
+    s: Session,
     challenge: Challenge,
     facts: PlayerFacts,
     views: ViewBuilder,
     selected: Goal[],
     replaceExisting: boolean,
-    now: number,
   ): Promise<SelectionResult> {
+    const { now } = s;
     const chosen = new Set(selected.map((g) => g.goalId));
     const replaced = replaceExisting
       ? challenge.goals.filter((g) => !chosen.has(g.goalId) && views.view(g).isActive)
@@ -402,9 +378,9 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
       ...selected.map((g) => activationWrite(g, now, true)),
       ...replaced.map((g) => activationWrite(g, now, false)),
     ];
-    await writeGoalStates(deps.db, userId, now, writes);
+    await writeGoalStates(deps.db, s.userId, now, writes);
     // Re-derive the answer from the facts as written, without another read.
-    const afterViews = new ViewBuilder(catalog, factsAfterWrites(facts, writes, now), now);
+    const afterViews = new ViewBuilder(s.catalog, factsAfterWrites(facts, writes, now), now);
     return {
       challengeId: challenge.challengeId,
       selected: selected.map((g) => afterViews.view(g)),
@@ -413,100 +389,71 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
     };
   }
 
-  function batchSelect(call: PlayerCall, userId: string, parse: Parse<BatchSelectInput>) {
-    return playerCall('player', call, userId, parse, async (input, catalog, now, pending) => {
-      const challenge = unwrap(findChallenge(catalog, input.challengeId));
-      if (input.goalIds.length > challenge.goals.length) {
-        throw badRequest(
-          `goalIds has more entries than the challenge has goals (${challenge.goals.length})`,
-          {
-            field: 'goalIds',
-          },
-        );
-      }
-      const goals = [...new Set(input.goalIds)].map((id) => unwrap(findGoal(challenge, id)));
-      const facts = await pending;
-      const views = new ViewBuilder(catalog, facts, now);
-      for (const g of goals) {
-        const problem = checkSelectable(views, facts, g);
-        if (problem) throw fromDomain(problem);
-      }
-      return applySelection(userId, catalog, challenge, facts, views, goals, input.replaceExisting, now);
-    });
-  }
+  const batchSelect = op('player', async (input: BatchSelectInput, s) => {
+    const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
+    const max = challenge.goals.length;
+    if (input.goalIds.length > max) {
+      const message = `goalIds has more entries than the challenge has goals (${max})`;
+      throw badRequest(message, { field: 'goalIds' });
+    }
+    const goals = [...new Set(input.goalIds)].map((id) => unwrap(findGoal(challenge, id)));
+    const facts = await s.facts;
+    const views = new ViewBuilder(s.catalog, facts, s.now);
+    for (const g of goals) {
+      const problem = checkSelectable(views, facts, g);
+      if (problem) throw fromDomain(problem);
+    }
+    return applySelection(s, challenge, facts, views, goals, input.replaceExisting);
+  });
 
-  function randomSelect(call: PlayerCall, userId: string, parse: Parse<RandomSelectInput>) {
-    return playerCall('player', call, userId, parse, async (input, catalog, now, pending) => {
-      const challenge = unwrap(findChallenge(catalog, input.challengeId));
-      const { count } = input;
-      if (count < 1 || count > challenge.goals.length) {
-        throw badRequest(`count must be between 1 and ${challenge.goals.length}`, {
-          field: 'count',
-          min: 1,
-          max: challenge.goals.length,
-        });
-      }
-      const facts = await pending;
-      const views = new ViewBuilder(catalog, facts, now);
-      const exclude = input.excludeActive || input.replaceExisting;
-      const candidates = randomSelectCandidates(views, facts, challenge, exclude);
-      if (candidates.length < count) {
-        throw apiError('INSUFFICIENT_GOALS', `only ${candidates.length} eligible goals, ${count} requested`, {
-          available: candidates.length,
-          requested: count,
-        });
-      }
-      const picked = pickRandom(candidates, count, random);
-      return applySelection(userId, catalog, challenge, facts, views, picked, input.replaceExisting, now);
-    });
-  }
+  const randomSelect = op('player', async (input: RandomSelectInput, s) => {
+    const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
+    const { count } = input;
+    const max = challenge.goals.length;
+    if (count < 1 || count > max) {
+      throw badRequest(`count must be between 1 and ${max}`, { field: 'count', min: 1, max });
+    }
+    const facts = await s.facts;
+    const views = new ViewBuilder(s.catalog, facts, s.now);
+    const exclude = input.excludeActive || input.replaceExisting;
+    const candidates = randomSelectCandidates(views, facts, challenge, exclude);
+    if (candidates.length < count) {
+      const details = { available: candidates.length, requested: count };
+      throw apiError(
+        'INSUFFICIENT_GOALS',
+        `only ${candidates.length} eligible goals, ${count} requested`,
+        details,
+      );
+    }
+    const picked = pickRandom(candidates, count, random);
+    return applySelection(s, challenge, facts, views, picked, input.replaceExisting);
+  });
 
-  function claim(call: PlayerCall, userId: string, parse: Parse<GoalRef>) {
-    return playerCall(
-      'claim',
-      call,
-      userId,
-      parse,
-      async (input, catalog, now, pending): Promise<ClaimResult> => {
-        const challenge = unwrap(findChallenge(catalog, input.challengeId));
-        const goal = unwrap(findGoal(challenge, input.goalId));
-        const view = new ViewBuilder(catalog, await pending, now).view(goal);
-        const problem = checkClaimable(view);
-        if (problem) {
-          deps.metrics.claims.inc({ result: 'conflict' });
-          throw fromDomain(problem);
-        }
-        const periodKey = claimPeriodKey(goal, now);
-        const req = {
-          userId,
-          challengeId: challenge.challengeId,
-          goalId: goal.goalId,
-          periodKey,
-          reward: goal.reward,
-        };
-        const claimId = await insertClaim(deps.db, { ...req, now });
-        if (claimId === null) {
-          // Lost the race to a concurrent claim of the same goal and period.
-          deps.metrics.claims.inc({ result: 'conflict' });
-          throw apiError('GOAL_ALREADY_CLAIMED', `reward of goal ${goal.goalId} has already been claimed`, {
-            goalId: goal.goalId,
-          });
-        }
-        deps.metrics.claims.inc({ result: 'claimed' });
-        deps.onClaimed?.(userId, goal, claimId);
-        // One short attempt; on failure the outbox relay (or an operator, if dead) takes over.
-        const grant = {
-          db: deps.db,
-          granter: deps.granter,
-          clock: deps.clock,
-          log: deps.log,
-          timeoutMs: deps.grantTimeoutMs,
-        };
-        const rewardStatus = await grantAfterClaim(grant, { claimId, ...req });
-        return { goal, claimedAt: now, rewardStatus, claimId };
-      },
-    );
-  }
+  const claim = op('claim', async (input: GoalRef, { userId, catalog, now, facts }): Promise<ClaimResult> => {
+    const challenge = unwrap(findChallenge(catalog, input.challengeId));
+    const goal = unwrap(findGoal(challenge, input.goalId));
+    const problem = checkClaimable(new ViewBuilder(catalog, await facts, now).view(goal));
+    if (problem) {
+      deps.metrics.claims.inc({ result: 'conflict' });
+      throw fromDomain(problem);
+    }
+    const periodKey = claimPeriodKey(goal, now);
+    const { challengeId } = challenge;
+    const req = { userId, challengeId, goalId: goal.goalId, periodKey, reward: goal.reward };
+    const claimId = await insertClaim(deps.db, { ...req, now });
+    if (claimId === null) {
+      // Lost the race to a concurrent claim of the same goal and period.
+      deps.metrics.claims.inc({ result: 'conflict' });
+      const message = `reward of goal ${goal.goalId} has already been claimed`;
+      throw apiError('GOAL_ALREADY_CLAIMED', message, { goalId: goal.goalId });
+    }
+    deps.metrics.claims.inc({ result: 'claimed' });
+    deps.onClaimed?.(userId, goal, claimId);
+    // One short attempt; on failure the outbox relay (or an operator, if dead) takes over.
+    const { db, granter, clock, log, grantTimeoutMs: timeoutMs } = deps;
+    const rewardStatus = await grantAfterClaim({ db, granter, clock, log, timeoutMs }, { claimId, ...req });
+    return { goal, claimedAt: now, rewardStatus, claimId };
+  });
 
   /** The rotation schedule of a challenge: catalog and clock only, no player state. */
   function rotation(challengeId: string): RotationResult {
