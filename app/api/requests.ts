@@ -60,42 +60,47 @@ export function listQuery(ctx: Ctx): { activeOnly: boolean } {
 
 /** PUT .../goals/:goalId/active `{isActive}` */
 export function goalActive(ctx: Ctx): GoalActiveInput {
-  const ref = goalRef(ctx);
-  const body = bodyObject(ctx);
-  if (typeof body.isActive !== 'boolean')
-    throw badRequest('isActive must be a boolean', { field: 'isActive' });
-  return { ...ref, isActive: body.isActive };
+  const body = () => {
+    const b = bodyObject(ctx);
+    if (typeof b.isActive !== 'boolean')
+      throw badRequest('isActive must be a boolean', { field: 'isActive' });
+    return { isActive: b.isActive };
+  };
+  return { ...goalRef(ctx), body };
 }
 
 /** POST .../goals/batch-select `{goalIds, replaceExisting}` */
 export function batchSelect(ctx: Ctx): BatchSelectInput {
-  const ref = challengeRef(ctx);
-  const body = bodyObject(ctx);
-  const ids = body.goalIds;
-  if (!Array.isArray(ids) || ids.length === 0) {
-    throw badRequest('goalIds must be a non-empty array of goal ids', { field: 'goalIds' });
-  }
-  const replaceExisting = optionalBool(body, 'replaceExisting', false);
-  const goalIds = ids.map((id: unknown, i) => {
-    if (typeof id !== 'string')
-      throw badRequest(`goalIds[${i}] must be a string`, { field: `goalIds[${i}]` });
-    return checkId(id, `goalIds[${i}]`);
-  });
-  return { ...ref, goalIds, replaceExisting };
+  const body = () => {
+    const b = bodyObject(ctx);
+    const ids = b.goalIds;
+    if (!Array.isArray(ids) || ids.length === 0) {
+      throw badRequest('goalIds must be a non-empty array of goal ids', { field: 'goalIds' });
+    }
+    const replaceExisting = optionalBool(b, 'replaceExisting', false);
+    const goalIds = ids.map((id: unknown, i) => {
+      if (typeof id !== 'string')
+        throw badRequest(`goalIds[${i}] must be a string`, { field: `goalIds[${i}]` });
+      return checkId(id, `goalIds[${i}]`);
+    });
+    return { goalIds, replaceExisting };
+  };
+  return { ...challengeRef(ctx), body };
 }
 
 /** POST .../goals/random-select `{count, replaceExisting, excludeActive}` */
 export function randomSelect(ctx: Ctx): RandomSelectInput {
-  const ref = challengeRef(ctx);
-  const body = bodyObject(ctx);
-  const count = body.count;
-  if (typeof count !== 'number' || !Number.isInteger(count)) {
-    throw badRequest('count must be an integer', { field: 'count' });
-  }
-  return {
-    ...ref,
-    count,
-    replaceExisting: optionalBool(body, 'replaceExisting', false),
-    excludeActive: optionalBool(body, 'excludeActive', false),
+  const body = () => {
+    const b = bodyObject(ctx);
+    const count = b.count;
+    if (typeof count !== 'number' || !Number.isInteger(count)) {
+      throw badRequest('count must be an integer', { field: 'count' });
+    }
+    return {
+      count,
+      replaceExisting: optionalBool(b, 'replaceExisting', false),
+      excludeActive: optionalBool(b, 'excludeActive', false),
+    };
   };
+  return { ...challengeRef(ctx), body };
 }

@@ -122,21 +122,23 @@ export interface GoalRef {
   challengeId: string;
   goalId: string;
 }
+/**
+ * A request body, parsed when the use case asks for it: once the challenge (and goal) of the path
+ * are found, so that a request to an unknown one is a 404 whatever its body.
+ */
+export type Body<B> = () => B;
 export interface GoalActiveInput extends GoalRef {
-  isActive: boolean;
+  body: Body<{ isActive: boolean }>;
 }
 export interface BatchSelectInput {
   challengeId: string;
-  /** each a valid id; duplicates are ignored */
-  goalIds: string[];
-  replaceExisting: boolean;
+  /** goalIds: each a valid id; duplicates are ignored */
+  body: Body<{ goalIds: string[]; replaceExisting: boolean }>;
 }
 export interface RandomSelectInput {
   challengeId: string;
-  /** an integer */
-  count: number;
-  replaceExisting: boolean;
-  excludeActive: boolean;
+  /** count: an integer */
+  body: Body<{ count: number; replaceExisting: boolean; excludeActive: boolean }>;
 }
 
 /**
@@ -349,7 +351,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
   const setGoalActive = op('player', async (input: GoalActiveInput, s): Promise<GoalActiveResult> => {
     const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
     const goal = unwrap(findGoal(challenge, input.goalId));
-    const { isActive } = input;
+    const { isActive } = input.body();
     const facts = await s.facts;
     if (isActive) {
       const problem = checkSelectable(new ViewBuilder(s.catalog, facts, s.now), facts, goal);
@@ -392,30 +394,31 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
   const batchSelect = op('player', async (input: BatchSelectInput, s) => {
     const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
     const max = challenge.goals.length;
-    if (input.goalIds.length > max) {
+    const { goalIds, replaceExisting } = input.body();
+    if (goalIds.length > max) {
       const message = `goalIds has more entries than the challenge has goals (${max})`;
       throw badRequest(message, { field: 'goalIds' });
     }
-    const goals = [...new Set(input.goalIds)].map((id) => unwrap(findGoal(challenge, id)));
+    const goals = [...new Set(goalIds)].map((id) => unwrap(findGoal(challenge, id)));
     const facts = await s.facts;
     const views = new ViewBuilder(s.catalog, facts, s.now);
     for (const g of goals) {
       const problem = checkSelectable(views, facts, g);
       if (problem) throw fromDomain(problem);
     }
-    return applySelection(s, challenge, facts, views, goals, input.replaceExisting);
+    return applySelection(s, challenge, facts, views, goals, replaceExisting);
   });
 
   const randomSelect = op('player', async (input: RandomSelectInput, s) => {
     const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
-    const { count } = input;
+    const { count, replaceExisting, excludeActive } = input.body();
     const max = challenge.goals.length;
     if (count < 1 || count > max) {
       throw badRequest(`count must be between 1 and ${max}`, { field: 'count', min: 1, max });
     }
     const facts = await s.facts;
     const views = new ViewBuilder(s.catalog, facts, s.now);
-    const exclude = input.excludeActive || input.replaceExisting;
+    const exclude = excludeActive || replaceExisting;
     const candidates = randomSelectCandidates(views, facts, challenge, exclude);
     if (candidates.length < count) {
       const details = { available: candidates.length, requested: count };
@@ -426,7 +429,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
       );
     }
     const picked = pickRandom(candidates, count, random);
-    return applySelection(s, challenge, facts, views, picked, input.replaceExisting);
+    return applySelection(s, challenge, facts, views, picked, replaceExisting);
   });
 
   const claim = op('claim', async (input: GoalRef, { userId, catalog, now, facts }): Promise<ClaimResult> => {

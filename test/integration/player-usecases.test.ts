@@ -6,7 +6,7 @@ import pino from 'pino';
 import { admitAll, type Admission, type RateLimits } from '../../app/admission';
 import { KnownPlayers } from '../../app/admission/knownPlayers';
 import { loadCatalogFile } from '../../app/catalog/load';
-import { unavailable, type ApiError } from '../../app/errors';
+import { badRequest, unavailable, type ApiError } from '../../app/errors';
 import { createPool, type Db } from '../../app/store/db';
 import { playerUseCases, type PlayerUseCaseDeps } from '../../app/usecases/players';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -81,6 +81,25 @@ describe('player use cases without HTTP', () => {
     });
     expect(calls).toEqual(['player:budget-closed', 'tryNewPlayer', 'newPlayer']);
     expect(await exists('budget-closed')).toBe(false);
+  });
+
+  test('an unknown challenge or goal is a 404 whatever the body: the body is parsed after the lookup', async () => {
+    const players = playerUseCases(deps());
+    const body = () => {
+      throw badRequest('malformed body', { field: 'goalIds' });
+    };
+    await expect(
+      players.batchSelect(call, 'p404', () => ({ challengeId: 'no-such-challenge', body })),
+    ).rejects.toMatchObject({ status: 404, error: 'CHALLENGE_NOT_FOUND' });
+    const challengeId = catalog.challenges[0]!.challengeId;
+    await expect(
+      players.setGoalActive(call, 'p404', () => ({ challengeId, goalId: 'no-such-goal', body })),
+    ).rejects.toMatchObject({ status: 404, error: 'GOAL_NOT_FOUND' });
+    // and a known one reaches the body
+    await expect(players.randomSelect(call, 'p404', () => ({ challengeId, body }))).rejects.toMatchObject({
+      status: 400,
+      details: { field: 'goalIds' },
+    });
   });
 
   test('a class admission refuses is shed before the per-player limit or any read', async () => {
