@@ -179,6 +179,15 @@ export const tooManyRequests = (message: string, retryAfter: number, details: Re
 export const internal = (requestId: string) =>
   apiError('INTERNAL', `internal error (request id ${requestId})`, { requestId });
 
+/** A domain rule's refusal (app/domain/rules.ts: its ids are codes of this table) as an error. */
+export function fromDomain(e: {
+  readonly error: ErrorCode;
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+}): ApiError {
+  return apiError(e.error, e.message, e.details);
+}
+
 /**
  * Retry-After seconds spread uniformly over [base, base + spread] (whole seconds, as the header
  * carries), so that clients refused in the same instant do not come back in the same instant.

@@ -26,3 +26,35 @@ export function every(
     },
   };
 }
+
+/**
+ * `fn` serialised: a call while it runs shares that run and asks for one more after it (so what
+ * changed meanwhile is seen), until `stopped()`. `settled()` waits for a run in progress.
+ */
+export function coalesced(
+  fn: () => Promise<void>,
+  stopped: () => boolean,
+): { run(): Promise<void>; settled(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let again = false;
+  return {
+    run() {
+      if (running) {
+        again = true;
+        return running;
+      }
+      running = (async () => {
+        do {
+          again = false;
+          await fn();
+        } while (again && !stopped());
+      })().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    async settled() {
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -15,12 +15,13 @@ import type { Goal } from './domain/catalog';
 import type { Config } from './config';
 import { AdjustableClock, type Clock } from './domain/clock';
 import { createOpsApp, listenOps, type ReadinessCheck } from './ops/server';
-import { bindPgPoolMetrics, setCatalogVersion } from './ops/metrics';
+import { bindPgPoolMetrics, claimsTotal, setCatalogVersion } from './ops/metrics';
 import { createGranter } from './rewards/factory';
 import type { Granter } from './rewards/granter';
 import { createPool, type Db } from './store/db';
 import { startEmbeddedPostgres, type EmbeddedDb } from './store/embedded';
 import { migrate } from './store/migrate';
+import { playerUseCases } from './usecases/players';
 import type { Router } from 'express';
 
 export interface Overrides {
@@ -161,26 +162,32 @@ export async function startService(
 
   let api: ApiServer | undefined;
   if (roles.includes('api')) {
-    const deps: ApiDeps = {
-      basePath: cfg.BASE_PATH,
-      catalog,
+    const players = playerUseCases({
       db,
+      catalog,
       clock,
-      auth,
       admission,
       limits,
       knownPlayers,
       granter,
       grantTimeoutMs: cfg.GRANT_TIMEOUT_MS,
-      idempotency: overrides.idempotency ?? createIdempotency(db, cfg),
       log,
-      devMode: cfg.DEV_MODE,
-      devSecret: cfg.JWT_HS256_SECRET,
-      devMockUserHeader: cfg.DEV_MOCK_USER_HEADER,
+      metrics: { claims: claimsTotal },
       random: overrides.random,
       onClaimed: (userId, goal, claimId) => {
         for (const l of claimListeners) l(userId, goal, claimId);
       },
+    });
+    const deps: ApiDeps = {
+      basePath: cfg.BASE_PATH,
+      players,
+      auth,
+      idempotency: overrides.idempotency ?? createIdempotency(db, cfg),
+      log,
+      clock,
+      devMode: cfg.DEV_MODE,
+      devSecret: cfg.JWT_HS256_SECRET,
+      devMockUserHeader: cfg.DEV_MOCK_USER_HEADER,
     };
     api = await startApiServer(deps, {
       host: cfg.HOST,

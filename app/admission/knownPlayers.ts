@@ -26,5 +26,6 @@ export class KnownPlayers {
   }
 }
 // One per service instance, created with admission (app/admission/setup.ts) and passed explicitly
-// to the player routes and the GDPR eraser (ApiDeps.knownPlayers, ModuleContext.knownPlayers);
+// to the player use cases and the GDPR eraser (PlayerUseCaseDeps.knownPlayers,
+// ModuleContext.knownPlayers);
 // absent when admission is off (no budget to take).

@@ -1,6 +1,16 @@
 // JSON shapes of the reference service (field names kept so its clients work unchanged).
 import type { Challenge, Goal } from '../domain/catalog';
+import type { Period } from '../domain/periods';
 import type { GoalView } from '../domain/progress';
+import type {
+  ChallengeList,
+  ChallengeResult,
+  ClaimResult,
+  GoalActiveResult,
+  InitializeResult,
+  RotationResult,
+  SelectionResult,
+} from '../usecases/players';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -142,4 +152,78 @@ export function challengeText(c: Challenge, views: GoalView[], now: number): str
   let out = head;
   for (let i = 0; i < views.length; i++) out += (i ? ',' : '') + goalViewText(views[i]!, now);
   return out + ']}';
+}
+
+// ---- answers of the player routes (app/usecases/players.ts results) ---------------------------
+
+const initializeTexts = new WeakMap<InitializeResult, string>();
+
+/** The initialise answer; one shared by a batch of brand-new players is serialised once. */
+export function initializeText(r: InitializeResult): string {
+  let text = r.shared ? initializeTexts.get(r) : undefined;
+  if (text === undefined) {
+    const n = r.active.length;
+    text = `{"assignedGoals":[${r.active.map(assignedGoalText).join(',')}],"newAssignments":${r.created ? n : 0},"totalActive":${n}}`;
+    if (r.shared) initializeTexts.set(r, text);
+  }
+  return text;
+}
+
+/** One challenge with the player's progress. */
+export function challengeAnswerText(r: ChallengeResult): string {
+  return challengeText(r.challenge, r.goals, r.now);
+}
+
+/** The challenge list in one piece per challenge (a 500-goal catalog's answer is ~200 KB). */
+export function challengeListParts(r: ChallengeList): string[] {
+  const parts = r.challenges.map(
+    ({ challenge, goals }, i) => (i ? ',' : '{"challenges":[') + challengeText(challenge, goals, r.now),
+  );
+  if (parts.length === 0) parts.push('{"challenges":[');
+  parts.push(']}');
+  return parts;
+}
+
+export function goalActiveJson(r: GoalActiveResult) {
+  return { ...r, assignedAt: iso(r.assignedAt), message: r.isActive ? 'goal activated' : 'goal deactivated' };
+}
+
+export function selectionJson(r: SelectionResult) {
+  return {
+    challengeId: r.challengeId,
+    selectedGoals: r.selected.map(assignedGoalJson),
+    totalActiveGoals: r.totalActiveGoals,
+    replacedGoals: r.replacedGoals,
+  };
+}
+
+export function claimJson(r: ClaimResult) {
+  const { goal } = r;
+  return {
+    goalId: goal.goalId,
+    status: 'claimed',
+    reward: rewardJson(goal),
+    claimedAt: new Date(r.claimedAt).toISOString(),
+    rewardStatus: r.rewardStatus,
+    claimId: r.claimId,
+  };
+}
+
+export function rotationJson(r: RotationResult) {
+  if (!r.rotation) {
+    return {
+      challengeId: r.challengeId,
+      rotation: { enabled: false, type: '', schedule: '', currentPeriod: null, nextPeriod: null },
+    };
+  }
+  const period = (p: Period) => ({
+    startTime: new Date(p.start).toISOString(),
+    endTime: new Date(p.end).toISOString(),
+    expiresInSeconds: Math.max(0, Math.floor((p.end - r.now) / 1000)),
+  });
+  const { type, schedule, current, next } = r.rotation;
+  return {
+    challengeId: r.challengeId,
+    rotation: { enabled: true, type, schedule, currentPeriod: period(current), nextPeriod: period(next) },
+  };
 }

@@ -9,6 +9,12 @@ const bool = z
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
+/** `a, b,,c` -> ['a', 'b', 'c'] */
+const commaList = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const optionalString = z
   .string()
   .optional()
@@ -91,12 +97,7 @@ export const configSchema = z.object({
   JWT_ALGORITHMS: z
     .string()
     .default('RS256')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+    .transform(commaList)
     .pipe(
       z
         .array(
@@ -113,15 +114,7 @@ export const configSchema = z.object({
   /** A service token must carry this value in its `scope` claim (space separated). */
   SERVICE_TOKEN_SCOPE: z.string().default('challenge:service'),
   /** Comma-separated API keys accepted as `X-Api-Key` for service routes (from a Secret). */
-  SERVICE_API_KEYS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
+  SERVICE_API_KEYS: z.string().default('').transform(commaList),
 
   // --- requests ---
   REQUEST_DEADLINE_MS: int(2000, 10),

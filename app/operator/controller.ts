@@ -303,8 +303,8 @@ export class ChallengeServiceOperator {
     // Typed through loadYaml: the client's serialiser drops fields of plain objects it does not
     // know by their JSON names (a CRD's x-kubernetes-*, enum, default).
     const body = this.k8s.loadYaml<KubeObject>(JSON.stringify(builtIn(raw) ? dropEmptyLists(raw) : raw));
-    try {
-      await client.patch(
+    const serverSideApply = () =>
+      client.patch(
         body as never,
         undefined,
         undefined,
@@ -312,19 +312,14 @@ export class ChallengeServiceOperator {
         true,
         this.k8s.PatchStrategy.ServerSideApply,
       );
+    try {
+      await serverSideApply();
     } catch (err) {
       // A Job's pod template is immutable: a changed migration Job is replaced (as Helm's hook is).
       if (body.kind === 'Job' && (err as { code?: number }).code === 422) {
         await client.delete(body as never, undefined, undefined, undefined, undefined, 'Background');
         await new Promise((r) => setTimeout(r, 500));
-        await client.patch(
-          body as never,
-          undefined,
-          undefined,
-          FIELD_MANAGER,
-          true,
-          this.k8s.PatchStrategy.ServerSideApply,
-        );
+        await serverSideApply();
         return;
       }
       throw err;

@@ -43,15 +43,26 @@ export function createPool(opts: DbOptions): Db {
 export async function withTransaction<T>(db: Db, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
   try {
-    await client.query(beginSql(db.statementTimeoutMs));
-    const out = await fn(client);
+    return await inTransaction(client, beginSql(db.statementTimeoutMs), () => fn(client));
+  } finally {
+    client.release();
+  }
+}
+
+/** `begin`, `fn`, COMMIT on a connected client; on failure ROLLBACK (its own error ignored) and rethrow. */
+export async function inTransaction<T>(
+  client: { query(sql: string): Promise<unknown> },
+  begin: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    await client.query(begin);
+    const out = await fn();
     await client.query('COMMIT');
     return out;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
-  } finally {
-    client.release();
   }
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ROOT } from '../paths';
+import { inTransaction } from './db';
 
 export const MIGRATIONS_DIR = path.join(ROOT, 'migrations');
 const LOCK_KEY = 7_305_142_001; // arbitrary, constant: "challenge-service migrations"
@@ -26,31 +27,28 @@ export async function migrate(connectionString: string, dir = MIGRATIONS_DIR): P
   const client = new Client({ connectionString, application_name: 'challenge-migrate' });
   await client.connect();
   try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    await client.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
-    );
-    const done = new Set(
-      (await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
-    );
-    const result: MigrationResult = { applied: [], alreadyApplied: [] };
-    for (const m of listMigrations(dir)) {
-      if (done.has(m.version)) {
-        result.alreadyApplied.push(m.version);
-        continue;
+    return await inTransaction(client, 'BEGIN', async () => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const done = new Set(
+        (await client.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map(
+          (r) => r.version,
+        ),
+      );
+      const result: MigrationResult = { applied: [], alreadyApplied: [] };
+      for (const m of listMigrations(dir)) {
+        if (done.has(m.version)) {
+          result.alreadyApplied.push(m.version);
+          continue;
+        }
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+        result.applied.push(m.version);
       }
-      await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
-      result.applied.push(m.version);
-    }
-    await client.query('COMMIT');
-    return result;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
+      return result;
+    });
   } finally {
     await client.end();
   }

@@ -28,6 +28,18 @@ interface ClaimRow {
   reward: GrantRequest['reward'];
 }
 
+/** A claim row as the grant request it carries. */
+function grantRequestOf(r: ClaimRow): GrantRequest {
+  return {
+    claimId: r.claim_id,
+    userId: r.user_id,
+    challengeId: r.challenge_id,
+    goalId: r.goal_id,
+    periodKey: r.period_key,
+    reward: { type: r.reward.type, rewardId: r.reward.rewardId, quantity: r.reward.quantity },
+  };
+}
+
 interface LeaseRow extends ClaimRow {
   attempts: number;
   pending_since: Date;
@@ -66,14 +78,7 @@ export async function leaseDue(
     new Date(opts.freshBefore),
   ]);
   return res.rows.map((r) => ({
-    request: {
-      claimId: r.claim_id,
-      userId: r.user_id,
-      challengeId: r.challenge_id,
-      goalId: r.goal_id,
-      periodKey: r.period_key,
-      reward: { type: r.reward.type, rewardId: r.reward.rewardId, quantity: r.reward.quantity },
-    },
+    request: grantRequestOf(r),
     attempts: r.attempts,
     pendingSince: r.pending_since.getTime(),
     leaseUntil: r.lease_until,
@@ -164,12 +169,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 function toRecord(r: RecordRow): RewardRecord {
   return {
-    claimId: r.claim_id,
-    userId: r.user_id,
-    challengeId: r.challenge_id,
-    goalId: r.goal_id,
-    periodKey: r.period_key,
-    reward: { type: r.reward.type, rewardId: r.reward.rewardId, quantity: r.reward.quantity },
+    ...grantRequestOf(r),
     claimedAt: r.claimed_at.toISOString(),
     rewardStatus: r.status,
     attempts: r.attempts,

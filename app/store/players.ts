@@ -25,41 +25,51 @@ type Row = {
 const num = (v: string | number): number => (typeof v === 'number' ? v : Number(v));
 const numOrNull = (v: string | number | null): number | null => (v === null ? null : num(v));
 
+/** The rows of one fact kind, keyed as `PlayerFacts` keys them. */
+function keyed<R, T>(rows: readonly R[], entry: (row: R) => [string, T]): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const row of rows) {
+    const [key, value] = entry(row);
+    out.set(key, value);
+  }
+  return out;
+}
+
 function toFacts(userId: string, createdAt: number, row: Row): PlayerFacts {
-  const stats = new Map<string, StatFact>();
-  for (const [code, value, firstValue, firstSeenAt, updatedAt] of row.stats) {
-    stats.set(code, {
+  const stats = keyed(row.stats, ([code, value, firstValue, firstSeenAt, updatedAt]): [string, StatFact] => [
+    code,
+    {
       value: num(value),
       firstValue: num(firstValue),
       firstSeenAt: num(firstSeenAt),
       updatedAt: num(updatedAt),
-    });
-  }
-  const baselines = new Map<string, number>();
-  for (const [code, periodKey, value] of row.baselines) baselines.set(factKey(code, periodKey), num(value));
-  const goalStates = new Map<string, GoalStateFact>();
-  for (const [goalId, periodKey, isActive, assignedAt, baseline] of row.goal_states) {
-    goalStates.set(factKey(goalId, periodKey), {
-      goalId,
-      periodKey,
-      isActive,
-      assignedAt: numOrNull(assignedAt),
-      baseline: numOrNull(baseline),
-    });
-  }
-  const claims = new Map<string, ClaimFact>();
-  for (const [claimId, goalId, periodKey, claimedAt, status] of row.claims) {
-    claims.set(factKey(goalId, periodKey), {
+    },
+  ]);
+  const baselines = keyed(row.baselines, ([code, periodKey, value]) => [
+    factKey(code, periodKey),
+    num(value),
+  ]);
+  const goalStates = keyed(
+    row.goal_states,
+    ([goalId, periodKey, isActive, assignedAt, baseline]): [string, GoalStateFact] => [
+      factKey(goalId, periodKey),
+      { goalId, periodKey, isActive, assignedAt: numOrNull(assignedAt), baseline: numOrNull(baseline) },
+    ],
+  );
+  const claims = keyed(row.claims, ([claimId, goalId, periodKey, claimedAt, status]): [string, ClaimFact] => [
+    factKey(goalId, periodKey),
+    {
       claimId,
       goalId,
       periodKey,
       claimedAt: num(claimedAt),
       rewardStatus: status === 'granted' || status === 'dead' ? status : 'pending',
-    });
-  }
-  const completions = new Map<string, number>();
-  for (const [goalId, periodKey, at] of row.completions ?? [])
-    completions.set(factKey(goalId, periodKey), num(at));
+    },
+  ]);
+  const completions = keyed(row.completions ?? [], ([goalId, periodKey, at]) => [
+    factKey(goalId, periodKey),
+    num(at),
+  ]);
   return { userId, createdAt, stats, baselines, goalStates, claims, completions };
 }
 

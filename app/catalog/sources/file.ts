@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { problemsOf, type CatalogReloader, type CatalogSource } from '../watchReloader';
 import { parseCatalogText } from '../load';
+import { coalesced } from '../../every';
 
 export interface FileSourceOptions {
   useFsWatch: boolean;
@@ -29,8 +30,10 @@ export class FileCatalogSource implements CatalogSource {
   /** Hash of the last content looked at (valid or not), so one bad file is refused once, not per poll. */
   private lastHash: string | undefined;
   private lastStat = '';
-  private reading: Promise<void> | undefined;
-  private rerun = false;
+  private readonly reads = coalesced(
+    () => this.readOnce(),
+    () => this.stopped,
+  );
   private stopped = false;
 
   constructor(
@@ -100,19 +103,7 @@ export class FileCatalogSource implements CatalogSource {
 
   /** Read the file and hand it to the reloader when its content changed. Serialised. */
   reread(): Promise<void> {
-    if (this.reading) {
-      this.rerun = true;
-      return this.reading;
-    }
-    this.reading = (async () => {
-      do {
-        this.rerun = false;
-        await this.readOnce();
-      } while (this.rerun && !this.stopped);
-    })().finally(() => {
-      this.reading = undefined;
-    });
-    return this.reading;
+    return this.reads.run();
   }
 
   private async readOnce(): Promise<void> {
@@ -146,7 +137,7 @@ export class FileCatalogSource implements CatalogSource {
     this.watcher?.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.debounce) clearTimeout(this.debounce);
-    await this.reading?.catch(() => undefined);
+    await this.reads.settled();
   }
 }
 

@@ -22,6 +22,7 @@ import { CATALOG_PLURAL, CATALOG_VERSION } from '../crd';
 import { LeaseElector } from '../kubeLease';
 import type { CatalogProblem } from '../../domain/catalog';
 import type { CatalogReloader, CatalogSource } from '../watchReloader';
+import { coalesced } from '../../every';
 
 type K8s = typeof import('@kubernetes/client-node');
 
@@ -96,8 +97,10 @@ export class KubernetesCatalogSource implements CatalogSource {
   private errorsSinceStart = 0;
   private evaluation: Evaluation | undefined;
   private published: Published | undefined;
-  private writing: Promise<void> | undefined;
-  private writeAgain = false;
+  private readonly statusWrites = coalesced(
+    () => this.writeStatus(),
+    () => this.stopped,
+  );
   private lastWrittenKey = '';
   private statusRetry: NodeJS.Timeout | undefined;
 
@@ -302,18 +305,7 @@ export class KubernetesCatalogSource implements CatalogSource {
 
   private requestStatusWrite(): void {
     if (this.stopped || !this.elector.isLeader()) return;
-    if (this.writing) {
-      this.writeAgain = true;
-      return;
-    }
-    this.writing = (async () => {
-      do {
-        this.writeAgain = false;
-        await this.writeStatus();
-      } while (this.writeAgain && !this.stopped);
-    })().finally(() => {
-      this.writing = undefined;
-    });
+    void this.statusWrites.run();
   }
 
   private async writeStatus(): Promise<void> {
@@ -350,7 +342,7 @@ export class KubernetesCatalogSource implements CatalogSource {
     for (const t of [this.restartTimer, this.statusRetry]) if (t) clearTimeout(t);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.informer.stop().catch(() => undefined);
-    await this.writing?.catch(() => undefined);
+    await this.statusWrites.settled();
     await this.elector.stop();
   }
 }

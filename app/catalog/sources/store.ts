@@ -8,6 +8,7 @@ import type { Db } from '../../store/db';
 import { latestCatalogHead, readCatalogRevision } from '../../store/catalogs';
 import type { Catalog } from '../../domain/catalog';
 import type { CatalogReloader, CatalogSource } from '../watchReloader';
+import { coalesced } from '../../every';
 
 export interface StoreSourceOptions {
   pollIntervalMs: number;
@@ -20,8 +21,16 @@ export class StoreCatalogSource implements CatalogSource {
   /** Highest revision applied or refused by this pod (0: none yet; the bootstrap file is live). */
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private rerun = false;
+  private readonly checks = coalesced(
+    () =>
+      this.check().then(
+        () => {
+          this.checkedOnce = true;
+        },
+        (err: unknown) => this.log.warn({ err }, 'catalog poll failed; will retry'),
+      ),
+    () => this.stopped,
+  );
   private checkedOnce = false;
   private stopped = false;
   private sub: Redis | undefined;
@@ -51,24 +60,7 @@ export class StoreCatalogSource implements CatalogSource {
 
   /** Look at PostgreSQL now; concurrent calls share one look (plus one more if asked meanwhile). */
   checkNow(): Promise<void> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.rerun = false;
-        try {
-          await this.check();
-          this.checkedOnce = true;
-        } catch (err) {
-          this.log.warn({ err }, 'catalog poll failed; will retry');
-        }
-      } while (this.rerun && !this.stopped);
-    })().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.checks.run();
   }
 
   private async check(): Promise<void> {
@@ -114,7 +106,7 @@ export class StoreCatalogSource implements CatalogSource {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.checks.settled();
     for (const r of [this.sub, this.pub]) {
       if (r) await r.quit().catch(() => r.disconnect());
     }
