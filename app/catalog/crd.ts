@@ -3,11 +3,8 @@
 // Plain objects, so cdk8s (ApiObject) and tests use them as they are. spec is the catalog document
 // in the current format (camelCase); the loader validates it exactly like a file. Both schemas are
 // generated from the zod schemas in app/schemas/catalog.ts.
-import {
-  catalogSpecSchema as catalogSpec,
-  catalogStatusSchema as catalogStatus,
-  kubernetesSchema,
-} from '../schemas/catalog';
+import { catalogSpecSchema as catalogSpec, catalogStatusSchema as catalogStatus } from '../schemas/catalog';
+import { customResourceDefinition, kubernetesSchema } from '../schemas/kubernetes';
 
 export const DEFAULT_CATALOG_GROUP = 'challenges.example.com';
 export const CATALOG_VERSION = 'v1alpha1';
@@ -27,56 +24,34 @@ export const catalogStatusSchema: Schema = kubernetesSchema(catalogStatus);
 
 /** The CustomResourceDefinition manifest. */
 export function challengeCatalogCrd(group: string = DEFAULT_CATALOG_GROUP): Record<string, unknown> {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: crdName(group) },
-    spec: {
-      group,
-      names: {
-        kind: CATALOG_KIND,
-        listKind: `${CATALOG_KIND}List`,
-        plural: CATALOG_PLURAL,
-        singular: CATALOG_SINGULAR,
-        shortNames: ['ccat'],
-        categories: ['challenges'],
+  return customResourceDefinition({
+    group,
+    version: CATALOG_VERSION,
+    kind: CATALOG_KIND,
+    plural: CATALOG_PLURAL,
+    singular: CATALOG_SINGULAR,
+    shortNames: ['ccat'],
+    categories: ['challenges'],
+    printerColumns: [
+      { name: 'Version', type: 'string', jsonPath: '.status.version' },
+      { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
+      { name: 'Published', type: 'string', jsonPath: '.status.conditions[?(@.type=="Published")].status' },
+      { name: 'Goals', type: 'integer', jsonPath: '.status.goals' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    schema: {
+      type: 'object',
+      description: 'The live challenge catalog of a challenge service installation.',
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object' },
+        spec: catalogSpecSchema,
+        status: catalogStatusSchema,
       },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: CATALOG_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Version', type: 'string', jsonPath: '.status.version' },
-            { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
-            {
-              name: 'Published',
-              type: 'string',
-              jsonPath: '.status.conditions[?(@.type=="Published")].status',
-            },
-            { name: 'Goals', type: 'integer', jsonPath: '.status.goals' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'The live challenge catalog of a challenge service installation.',
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: catalogSpecSchema,
-                status: catalogStatusSchema,
-              },
-              required: ['spec'],
-            },
-          },
-        },
-      ],
+      required: ['spec'],
     },
-  };
+  });
 }
 
 export interface PolicyRule {

@@ -6,6 +6,7 @@
 // Cross-references (duplicate ids, unknown or cyclic prerequisites) are not field checks: load.ts does them.
 import { z } from 'zod';
 import { MAX_ID_LENGTH } from '../limits';
+import { CONDITION_LIST } from './kubernetes';
 
 type JsonObject = Record<string, unknown>;
 
@@ -461,42 +462,6 @@ export const catalogStatusSchema = z
         'x-kubernetes-list-type': 'atomic',
       })
       .optional(),
-    conditions: z
-      .array(conditionSchema)
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
-      .optional(),
+    conditions: z.array(conditionSchema).meta(CONDITION_LIST).optional(),
   })
   .describe('Written by the elected service pod.');
-
-// --- JSON Schema for Kubernetes ---------------------------------------------------------------
-
-type Json = Record<string, unknown>;
-const SAFE = Number.MAX_SAFE_INTEGER;
-
-/** zod's JSON Schema in the structural OpenAPI v3 form a CRD takes: no $schema, open objects (the API
- *  server prunes unknown fields), integers without the safe-integer bounds zod states. */
-export function kubernetesSchema(schema: z.ZodType): Json {
-  const json = z.toJSONSchema(schema, {
-    target: 'openapi-3.0',
-    io: 'output',
-    unrepresentable: 'throw',
-  }) as Json;
-  return structural(json);
-}
-
-function structural(node: unknown): Json {
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node as Json)) {
-    if (key === '$schema' || key === 'additionalProperties') continue;
-    if ((key === 'maximum' && value === SAFE) || (key === 'minimum' && value === -SAFE)) continue;
-    if (key === 'required' && Array.isArray(value) && value.length === 0) continue;
-    if (key === 'properties') {
-      out.properties = Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [k, structural(v)]));
-    } else if (key === 'items') {
-      out.items = structural(value);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
-}
