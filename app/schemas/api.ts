@@ -57,8 +57,14 @@ export const GoalView = z.object({
   expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
   expiresInSeconds: nonNegativeInt().nullable(),
   period: z.string().nullable().describe('Start of the current rotation period (our addition).').optional(),
-  rewardStatus: RewardStatus.nullable()
-    .describe('Delivery state after a claim, null before one (our addition).')
+  // A goal's claim may also be `dead`: the outbox relay gave up delivering it (app/store/outbox.ts);
+  // the claim answer itself is only ever granted or pending.
+  rewardStatus: z
+    .enum(['granted', 'pending', 'dead'])
+    .nullable()
+    .describe(
+      'Delivery state after a claim, null before one (our addition); `dead`: delivery gave up after its retries (POST /rewards/replay-dead on the ops port sends it again).',
+    )
     .optional(),
 });
 
@@ -251,10 +257,27 @@ type Json = Record<string, unknown>;
 const SAFE = Number.MAX_SAFE_INTEGER;
 const REF_PREFIX = '#/components/schemas/';
 
+/** `X | null` as the document always wrote it: `type: [t, 'null']` for a plain type (zod writes
+ *  `anyOf: [X, {type: null}]`), `oneOf: [ref, null]` for a reference. */
+function nullableForm(obj: Json): Json {
+  const any = obj.anyOf;
+  if (!Array.isArray(any) || any.length !== 2 || JSON.stringify(any[1]) !== '{"type":"null"}') return obj;
+  const { anyOf: _anyOf, ...rest } = obj;
+  const inner = any[0] as Json;
+  if (typeof inner.$ref === 'string') return { oneOf: any, ...rest };
+  if (typeof inner.type !== 'string') return obj;
+  return {
+    ...inner,
+    type: [inner.type, 'null'],
+    ...(Array.isArray(inner.enum) ? { enum: [...(inner.enum as unknown[]), null] } : {}),
+    ...rest,
+  };
+}
+
 function tidy(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(tidy);
   if (typeof node !== 'object' || node === null) return node;
-  const obj = node as Json;
+  const obj = nullableForm(node as Json);
   const out: Json = {};
   for (const [key, value] of Object.entries(obj)) {
     if (key === '$schema' || key === '$id') continue;
@@ -272,6 +295,13 @@ function tidy(node: unknown): unknown {
       out[key] = true;
       continue;
     }
+    // An object open to anything declares no properties.
+    if (
+      key === 'properties' &&
+      Object.keys(value as Json).length === 0 &&
+      obj.additionalProperties !== undefined
+    )
+      continue;
     // A record's keys are strings in JSON anyway.
     if (key === 'propertyNames' && JSON.stringify(value) === '{"type":"string"}') continue;
     out[key] = tidy(value);
