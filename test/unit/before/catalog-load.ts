@@ -1,6 +1,5 @@
 // The catalog loader as it was before the catalog schema (commit 50109f8, app/catalog/load.ts), kept
 // verbatim as the reference the schema-based loader is held against (test/unit/catalog-schema.test.ts).
-/* eslint-disable */
 // Turns a catalog file (current camelCase or legacy snake_case) into the validated, indexed Catalog.
 // Every problem is collected with its JSON path before refusing, so an operator fixes a file in one pass.
 import { createHash } from 'node:crypto';
