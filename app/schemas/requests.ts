@@ -181,3 +181,11 @@ export function parseEventsBody(raw: unknown): Parsed<unknown[]> {
   }
   return ok(events);
 }
+
+/** The `activeOnly` (or `active_only`) query value of GET /v1/challenges: absent, '', true/false or 1/0. */
+const ACTIVE_ONLY = z.enum(['true', 'false', '1', '0', '']).nullable();
+
+export function parseActiveOnlyQuery(raw: string | null): Parsed<boolean> {
+  if (!valid(ACTIVE_ONLY, raw)) return fail('activeOnly must be true or false', { field: 'activeOnly' });
+  return ok(raw === 'true' || raw === '1');
+}

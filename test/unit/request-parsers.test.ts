@@ -7,6 +7,7 @@ import { MAX_EVENTS_PER_REQUEST, MAX_ID_LENGTH } from '../../app/limits';
 import {
   orThrow,
   parseBatchSelectBody,
+  parseActiveOnlyQuery,
   parseBodyObject,
   parseDevClockBody,
   parseDevTokenBody,
@@ -48,6 +49,12 @@ function checkId(value: string, field: string): string {
   return value;
 }
 const before = {
+  activeOnly(raw: string | null) {
+    if (raw !== null && raw !== 'true' && raw !== 'false' && raw !== '1' && raw !== '0' && raw !== '') {
+      throw badRequest('activeOnly must be true or false', { field: 'activeOnly' });
+    }
+    return raw === 'true' || raw === '1';
+  },
   setActive(raw: unknown) {
     const body = bodyObject(raw);
     if (typeof body.isActive !== 'boolean')
@@ -265,6 +272,19 @@ describe('request parsers answer what the routes answered', () => {
     }
     const refused = answer(() => orThrow(parseId('', 'goalId')));
     expect(refused).toMatchObject({ status: 400, error: 'INVALID_REQUEST', details: { field: 'goalId' } });
+  });
+
+  test('activeOnly query: the same value or the same 400 naming activeOnly', () => {
+    for (const raw of [null, '', 'true', 'false', '1', '0', 'TRUE', 'yes', ' true', '2', 'null']) {
+      expect([raw, answer(() => orThrow(parseActiveOnlyQuery(raw)))]).toEqual([
+        raw,
+        answer(() => before.activeOnly(raw)),
+      ]);
+    }
+    expect(answer(() => orThrow(parseActiveOnlyQuery('yes')))).toMatchObject({
+      status: 400,
+      details: { field: 'activeOnly' },
+    });
   });
 
   test('bodies: snake_case aliases are copied, the object is the one given', () => {
