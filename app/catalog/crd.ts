@@ -33,24 +33,20 @@ export function challengeCatalogCrd(group: string = DEFAULT_CATALOG_GROUP): Reco
     shortNames: ['ccat'],
     categories: ['challenges'],
     printerColumns: [
-      { name: 'Version', type: 'string', jsonPath: '.status.version' },
-      { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
-      { name: 'Published', type: 'string', jsonPath: '.status.conditions[?(@.type=="Published")].status' },
-      { name: 'Goals', type: 'integer', jsonPath: '.status.goals' },
-      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      ['Version', 'string', '.status.version'],
+      ['Valid', 'string', '.status.conditions[?(@.type=="Valid")].status'],
+      ['Published', 'string', '.status.conditions[?(@.type=="Published")].status'],
+      ['Goals', 'integer', '.status.goals'],
     ],
-    schema: {
-      type: 'object',
-      description: 'The live challenge catalog of a challenge service installation.',
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object' },
-        spec: catalogSpecSchema,
-        status: catalogStatusSchema,
-      },
-      required: ['spec'],
+    description: 'The live challenge catalog of a challenge service installation.',
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: catalogSpecSchema,
+      status: catalogStatusSchema,
     },
+    required: ['spec'],
   });
 }
 

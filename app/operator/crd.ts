@@ -41,22 +41,18 @@ export function challengeServiceCrd(): Record<string, unknown> {
     singular: 'challengeservice',
     shortNames: ['chsvc'],
     printerColumns: [
-      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-      { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
-      { name: 'Objects', type: 'integer', jsonPath: '.status.objects' },
-      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      ['Ready', 'string', '.status.conditions[?(@.type=="Ready")].status'],
+      ['Reason', 'string', '.status.conditions[?(@.type=="Ready")].reason'],
+      ['Objects', 'integer', '.status.objects'],
     ],
-    schema: {
-      type: 'object',
-      description: 'A challenge service installation; spec holds the Helm chart values.',
-      properties: {
-        spec: {
-          type: 'object',
-          description: 'Values of the challenge-service chart (values.yaml documents each).',
-          'x-kubernetes-preserve-unknown-fields': true,
-        },
-        status: kubernetesSchema(challengeServiceStatusSchema),
+    description: 'A challenge service installation; spec holds the Helm chart values.',
+    properties: {
+      spec: {
+        type: 'object',
+        description: 'Values of the challenge-service chart (values.yaml documents each).',
+        'x-kubernetes-preserve-unknown-fields': true,
       },
+      status: kubernetesSchema(challengeServiceStatusSchema),
     },
   });
 }

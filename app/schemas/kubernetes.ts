@@ -45,9 +45,12 @@ export interface CrdSpec {
   singular: string;
   shortNames: string[];
   categories?: string[];
-  printerColumns: { name: string; type: string; jsonPath: string }[];
-  /** The whole openAPIV3Schema (spec and status under it). */
-  schema: Json;
+  /** Columns of `kubectl get` as [name, type, jsonPath], before the Age column every CRD ends with. */
+  printerColumns: [string, string, string][];
+  /** The openAPIV3Schema: its description, properties (spec and status) and required ones. */
+  description: string;
+  properties: Json;
+  required?: string[];
 }
 
 /** A namespaced apiextensions.k8s.io/v1 CRD with one served, stored version and a status subresource. */
@@ -73,8 +76,18 @@ export function customResourceDefinition(crd: CrdSpec): Record<string, unknown> 
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: crd.printerColumns,
-          schema: { openAPIV3Schema: crd.schema },
+          additionalPrinterColumns: [
+            ...crd.printerColumns.map(([name, type, jsonPath]) => ({ name, type, jsonPath })),
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: crd.description,
+              properties: crd.properties,
+              ...(crd.required ? { required: crd.required } : {}),
+            },
+          },
         },
       ],
     },
