@@ -42,6 +42,7 @@ import { openApiDocument } from './openapi';
 import type { IdempotencyWrapper } from '../idempotency';
 import { assignedGoalJson, assignedGoalText, challengeText, iso } from './views';
 import { MAX_ID_LENGTH } from '../limits';
+import { orThrow, parseBodyObject, parseDevClockBody, parseDevTokenBody } from '../schemas/requests';
 
 export { noIdempotency, type IdempotencyWrapper } from '../idempotency';
 
@@ -589,24 +590,16 @@ async function loadFactsAfter(
 function registerDevRoutes(http: HttpServer, deps: ApiDeps): void {
   const b = deps.basePath;
   http.route('post', `${b}/dev/token`, 'dev_token', async (ctx) => {
-    const body = bodyObject(ctx);
-    const service = optionalBool(body, 'service', false);
-    const userId = body.userId ?? (service ? 'dev-game-server' : undefined);
-    if (typeof userId !== 'string') throw badRequest('userId must be a string', { field: 'userId' });
-    checkId(userId, 'userId');
+    const { userId, service } = orThrow(parseDevTokenBody(parseJson(ctx.body)));
     if (!deps.devSecret) throw apiError('ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
     return json(200, await mintToken(deps.devSecret, userId, { service, ttlSeconds: 24 * 3600 }));
   });
   http.route('post', `${b}/dev/clock`, 'dev_clock', async (ctx) => {
-    const body = bodyObject(ctx);
+    const body = orThrow(parseBodyObject(parseJson(ctx.body)));
     if (!(deps.clock instanceof AdjustableClock)) throw notFound('the clock is not adjustable');
-    if (body.reset === true) deps.clock.reset();
-    else {
-      if (typeof body.now !== 'string' || Number.isNaN(Date.parse(body.now))) {
-        throw badRequest('now must be an ISO 8601 time', { field: 'now' });
-      }
-      deps.clock.set(Date.parse(body.now));
-    }
+    const set = orThrow(parseDevClockBody(body));
+    if (set.reset) deps.clock.reset();
+    else deps.clock.set(set.now);
     return json(200, { now: new Date(deps.clock.now()).toISOString() });
   });
 }
