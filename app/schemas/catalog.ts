@@ -188,7 +188,7 @@ function rotationSchema(f: FieldNames) {
         });
       }
     }, ALWAYS);
-  return { shape, onExpiry };
+  return shape;
 }
 
 /** A rotation that is not on has no effect, so only `enabled` itself is checked. */
@@ -246,7 +246,7 @@ const formatTag = (f: FieldNames, tagged: boolean) => (tagged ? { [FORMAT]: z.li
 function goalShape(f: FieldNames, tagged = false) {
   const requirement = requirementSchema(f);
   const reward = rewardSchema(f);
-  const rotation = rotationSchema(f).shape;
+  const rotation = rotationSchema(f);
   return z
     .object(
       {
@@ -314,8 +314,8 @@ function eitherFormat(
   );
 }
 
-/** Strips the rest of a legacy goal's own progress_mode when its requirement carries one (the loader
- *  read the requirement's then and never looked at the goal's). */
+/** Drops a legacy goal's own progress_mode when its requirement carries one: the requirement's is
+ *  the one that counts, and the goal's was never checked then. */
 const legacyGoalInput = (raw: unknown): unknown => {
   if (!isObject(raw) || !isObject(raw.requirement) || raw.requirement.progress_mode === undefined) return raw;
   const { progress_mode: _ignored, ...rest } = raw;
