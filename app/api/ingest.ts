@@ -1,12 +1,13 @@
 // POST {base}/v1/events: service credential only; validates every event, queues the good ones in
 // one durable append, answers 202 {accepted, rejected:[{index, reason, errors}]}.
 import type { Admission, RateLimits } from '../admission';
-import { ApiError, badRequest, unavailable } from '../errors';
+import { ApiError, unavailable } from '../errors';
 import type { Authenticator } from '../auth/auth';
 import { json, jitteredRetryAfter, parseJson, type HttpServer } from './http';
 import type { Clock } from '../domain/clock';
 import { eventsIngestedTotal } from '../ops/metrics';
-import { MAX_EVENTS_PER_REQUEST, validateEvents } from '../events/event';
+import { validateEvents } from '../events/event';
+import { orThrow, parseEventsBody } from '../schemas/requests';
 import type { EventQueue } from '../events/queue';
 
 export interface IngestDeps {
@@ -28,19 +29,7 @@ export function registerIngestRoute(http: HttpServer, deps: IngestDeps): void {
     'ingest_events',
     async (ctx) => {
       const client = await deps.auth.service(ctx.headers.authorization, ctx.headers['x-api-key']);
-      const body = parseJson(ctx.body);
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw badRequest('request body must be a JSON object {"events": [...]}', { field: 'events' });
-      }
-      const events = (body as Record<string, unknown>).events;
-      if (!Array.isArray(events)) throw badRequest('events must be an array', { field: 'events' });
-      if (events.length > MAX_EVENTS_PER_REQUEST) {
-        throw badRequest(`at most ${MAX_EVENTS_PER_REQUEST} events per request`, {
-          field: 'events',
-          max: MAX_EVENTS_PER_REQUEST,
-          count: events.length,
-        });
-      }
+      const events = orThrow(parseEventsBody(parseJson(ctx.body)));
       const { valid, rejected } = validateEvents(events, deps.clock.now());
       if (valid.length > 0) {
         await deps.limits.ingest(client.id, valid.length);

@@ -1,5 +1,21 @@
 // The OpenAPI 3.1 document of the HTTP surface in docs API.md, served at GET {base}/openapi.json.
 // OPENAPI_ROUTES is written out separately so a test can hold the server's route table against it.
+// The schemas of request bodies and answers are generated from their zod schemas (app/schemas/api.ts);
+// this file adds the operations (paths, parameters, error responses, security). The generated
+// document is committed as docs/openapi.json (test/unit/openapi-generated.test.ts holds them equal).
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_EVENTS_BODY_BYTES,
+  MAX_EVENTS_PER_REQUEST,
+  MAX_ID_LENGTH,
+} from '../limits';
+import {
+  API_SCHEMAS,
+  apiComponentSchemas,
+  GdprDeleteResponse,
+  ID_PARAMETER,
+  inlineSchema,
+} from '../schemas/api';
 
 /** Method + path template (relative to the base path) of every documented operation. */
 export const OPENAPI_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
@@ -25,242 +41,9 @@ type Schema = Record<string, unknown>;
 const ref = (kind: 'schemas' | 'responses' | 'parameters' | 'headers', name: string): Schema => ({
   $ref: `#/components/${kind}/${name}`,
 });
-const schemaRef = (name: string): Schema => ref('schemas', name);
-const nullable = (type: string, extra: Schema = {}): Schema => ({ type: [type, 'null'], ...extra });
-const timestamp = (description: string): Schema => nullable('string', { format: 'date-time', description });
-
-function object(properties: Record<string, Schema>, required: string[] = Object.keys(properties)): Schema {
-  return { type: 'object', properties, required };
-}
-
-const ID_MAX = 128;
-const idString: Schema = { type: 'string', minLength: 1, maxLength: ID_MAX };
-
-const schemas: Record<string, Schema> = {
-  Error: {
-    ...object({
-      code: {
-        type: 'integer',
-        description: "Numeric code, from the reference service's error table where one exists.",
-      },
-      message: { type: 'string', description: 'Human-readable text; never internals.' },
-      error: { type: 'string', description: 'Stable string id of the error, for programs.' },
-      details: {
-        type: 'object',
-        additionalProperties: true,
-        description: 'Structured context, e.g. `available`.',
-      },
-    }),
-  },
-  GoalStatus: { type: 'string', enum: ['not_started', 'in_progress', 'completed', 'claimed'] },
-  RewardStatus: {
-    type: 'string',
-    enum: ['granted', 'pending'],
-    description: '`pending`: the claim is recorded and the reward will be delivered by the outbox relay.',
-  },
-  Requirement: object(
-    {
-      statCode: idString,
-      operator: { type: 'string', enum: ['>='] },
-      targetValue: { type: 'integer', minimum: 1 },
-      progressMode: { type: 'string', enum: ['absolute', 'relative'] },
-    },
-    ['statCode', 'operator', 'targetValue'],
-  ),
-  Reward: object({
-    type: { type: 'string', enum: ['ITEM', 'WALLET'] },
-    rewardId: idString,
-    quantity: { type: 'integer', minimum: 1 },
-  }),
-  GoalView: object(
-    {
-      goalId: idString,
-      name: { type: 'string' },
-      description: { type: 'string' },
-      requirement: schemaRef('Requirement'),
-      reward: schemaRef('Reward'),
-      prerequisites: { type: 'array', items: idString },
-      progress: { type: 'integer', minimum: 0, description: 'Clamped to [0, target].' },
-      target: { type: 'integer', minimum: 1 },
-      status: schemaRef('GoalStatus'),
-      locked: { type: 'boolean', description: 'Some prerequisite is neither completed nor claimed.' },
-      isActive: { type: 'boolean' },
-      assignedAt: timestamp('When the goal became active for the player.'),
-      completedAt: timestamp(
-        'When progress reached the target (the applied event that made it; for claimed goals never after the claim); null unless completed or claimed.',
-      ),
-      claimedAt: timestamp('When the reward was claimed in the current period.'),
-      expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
-      expiresInSeconds: nullable('integer', { minimum: 0 }),
-      period: nullable('string', { description: 'Start of the current rotation period (our addition).' }),
-      rewardStatus: {
-        oneOf: [schemaRef('RewardStatus'), { type: 'null' }],
-        description: 'Delivery state after a claim, null before one (our addition).',
-      },
-    },
-    [
-      'goalId',
-      'name',
-      'description',
-      'requirement',
-      'reward',
-      'prerequisites',
-      'progress',
-      'target',
-      'status',
-      'locked',
-      'isActive',
-      'assignedAt',
-      'completedAt',
-      'claimedAt',
-      'expiresAt',
-      'expiresInSeconds',
-    ],
-  ),
-  Challenge: object({
-    challengeId: idString,
-    name: { type: 'string' },
-    description: { type: 'string' },
-    goals: { type: 'array', items: schemaRef('GoalView') },
-  }),
-  ChallengeList: object({ challenges: { type: 'array', items: schemaRef('Challenge') } }),
-  AssignedGoal: object({
-    challengeId: idString,
-    goalId: idString,
-    name: { type: 'string' },
-    description: { type: 'string' },
-    requirement: schemaRef('Requirement'),
-    reward: schemaRef('Reward'),
-    isActive: { type: 'boolean' },
-    assignedAt: timestamp('When the goal became active for the player.'),
-    expiresAt: timestamp('End of the current rotation period; null for goals that do not rotate.'),
-    progress: { type: 'integer', minimum: 0 },
-    target: { type: 'integer', minimum: 1 },
-    status: schemaRef('GoalStatus'),
-    completedAt: timestamp('When progress reached the target (same value as in the challenge list).'),
-  }),
-  InitializeResponse: object({
-    assignedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
-    newAssignments: { type: 'integer', minimum: 0, description: 'Goals assigned by this call.' },
-    totalActive: { type: 'integer', minimum: 0 },
-  }),
-  SetActiveRequest: { ...object({ isActive: { type: 'boolean' } }), additionalProperties: false },
-  SetActiveResponse: object({
-    challengeId: idString,
-    goalId: idString,
-    isActive: { type: 'boolean' },
-    assignedAt: timestamp('When the goal became active; null after deselection.'),
-    message: { type: 'string' },
-  }),
-  BatchSelectRequest: {
-    ...object(
-      {
-        goalIds: { type: 'array', items: idString, minItems: 1, uniqueItems: true },
-        replaceExisting: { type: 'boolean', default: false },
-      },
-      ['goalIds'],
-    ),
-    additionalProperties: false,
-  },
-  RandomSelectRequest: {
-    ...object(
-      {
-        count: { type: 'integer', minimum: 1, description: 'At most the number of goals in the challenge.' },
-        replaceExisting: { type: 'boolean', default: false },
-        excludeActive: { type: 'boolean', default: false },
-      },
-      ['count'],
-    ),
-    additionalProperties: false,
-  },
-  SelectResponse: object({
-    challengeId: idString,
-    selectedGoals: { type: 'array', items: schemaRef('AssignedGoal') },
-    totalActiveGoals: { type: 'integer', minimum: 0 },
-    replacedGoals: { type: 'array', items: idString, description: 'Goals deactivated by replaceExisting.' },
-  }),
-  ClaimResponse: object({
-    goalId: idString,
-    status: { type: 'string', const: 'claimed' },
-    reward: schemaRef('Reward'),
-    claimedAt: { type: 'string', format: 'date-time' },
-    rewardStatus: schemaRef('RewardStatus'),
-  }),
-  RotationPeriod: object({
-    startTime: { type: 'string', format: 'date-time' },
-    endTime: { type: 'string', format: 'date-time' },
-    expiresInSeconds: { type: 'integer', minimum: 0 },
-  }),
-  RotationResponse: object({
-    challengeId: idString,
-    rotation: object({
-      enabled: { type: 'boolean', description: 'False when no goal of the challenge rotates.' },
-      type: nullable('string', { enum: ['global', '', null], description: 'Empty when no goal rotates.' }),
-      schedule: nullable('string', {
-        enum: ['daily', 'weekly', 'monthly', '', null],
-        description: 'Empty when no goal rotates.',
-      }),
-      currentPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
-      nextPeriod: { oneOf: [schemaRef('RotationPeriod'), { type: 'null' }] },
-    }),
-  }),
-  Event: {
-    ...object(
-      {
-        eventId: { ...idString, description: 'Unique per producer; a replayed id changes nothing.' },
-        userId: idString,
-        type: { type: 'string', enum: ['login', 'stat'] },
-        statCode: { ...idString, description: 'Required for `stat` events.' },
-        value: { type: 'number', description: 'Required for `stat` events.' },
-        mode: { type: 'string', enum: ['set', 'increment'], default: 'set' },
-        occurredAt: { type: 'string', format: 'date-time' },
-      },
-      ['eventId', 'userId', 'type', 'occurredAt'],
-    ),
-    if: { properties: { type: { const: 'stat' } } },
-    then: { required: ['statCode', 'value'] },
-  },
-  EventsRequest: object({ events: { type: 'array', items: schemaRef('Event'), maxItems: 1000 } }),
-  EventsResponse: object({
-    accepted: { type: 'integer', minimum: 0 },
-    rejected: {
-      type: 'array',
-      items: object({
-        index: { type: 'integer', minimum: 0, description: 'Position of the event in the request.' },
-        reason: { type: 'string' },
-      }),
-    },
-  }),
-  WsPush: object({
-    type: { type: 'string', enum: ['progress', 'completed', 'claimed', 'catalog'] },
-    challengeId: idString,
-    goalId: idString,
-    progress: { type: 'integer', minimum: 0 },
-    target: { type: 'integer', minimum: 1 },
-    status: schemaRef('GoalStatus'),
-  }),
-  Health: {
-    type: 'object',
-    properties: { status: { type: 'string', example: 'ok' } },
-    additionalProperties: true,
-  },
-  DevTokenRequest: {
-    type: 'object',
-    properties: {
-      userId: { ...idString, description: 'Player id (`sub`) of the player token to mint.' },
-      service: { type: 'boolean', description: 'Mint a service token instead.' },
-    },
-  },
-  DevTokenResponse: object({ token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } }),
-  DevClockRequest: {
-    type: 'object',
-    properties: {
-      now: { type: 'string', format: 'date-time', description: 'The clock jumps here, then runs on.' },
-      reset: { type: 'boolean', description: 'Back to the real clock.' },
-    },
-  },
-  DevClockResponse: object({ now: { type: 'string', format: 'date-time' } }),
-};
+const schemaRef = (name: keyof typeof API_SCHEMAS): Schema => ref('schemas', name);
+const idString: Schema = inlineSchema(ID_PARAMETER);
+const MIB = 1024 * 1024;
 
 const errorContent = { 'application/json': { schema: schemaRef('Error') } };
 const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
@@ -268,7 +51,8 @@ const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
 const responses: Record<string, Schema> = {
   BadRequest: {
     description:
-      'Malformed JSON, wrong field types, ids over 128 characters, count out of range, more than 1,000 events.',
+      `Malformed JSON, wrong field types, ids over ${MAX_ID_LENGTH} characters, count out of range, ` +
+      `more than ${MAX_EVENTS_PER_REQUEST.toLocaleString('en-US')} events.`,
     content: errorContent,
   },
   Unauthorized: { description: 'Missing or invalid credential.', content: errorContent },
@@ -283,7 +67,9 @@ const responses: Record<string, Schema> = {
     content: errorContent,
   },
   PayloadTooLarge: {
-    description: 'Body over the limit (1 MiB; events 4 MiB), refused from Content-Length before reading.',
+    description:
+      `Body over the limit (${DEFAULT_MAX_BODY_BYTES / MIB} MiB; events ${DEFAULT_MAX_EVENTS_BODY_BYTES / MIB} MiB), ` +
+      'refused from Content-Length before reading.',
     content: errorContent,
   },
   TooManyRequests: {
@@ -311,7 +97,7 @@ const parameters: Record<string, Schema> = {
     required: false,
     description:
       'The same key with the same body within 24 h returns the first answer (status and body, with header Idempotent-Replayed: true) instead of acting again; the same key with a different request -> 422 IDEMPOTENCY_KEY_REUSED; a duplicate while the first is still running -> 409 IDEMPOTENCY_KEY_IN_PROGRESS.',
-    schema: { type: 'string', minLength: 1, maxLength: 128 },
+    schema: idString,
   },
 };
 
@@ -352,11 +138,15 @@ function errors(statuses: Status[], unprocessable?: string): Record<string, Sche
   return out;
 }
 
-const ok = (description: string, schemaName: string, status = '200'): Record<string, Schema> => ({
+const ok = (
+  description: string,
+  schemaName: keyof typeof API_SCHEMAS,
+  status = '200',
+): Record<string, Schema> => ({
   [status]: { description, content: { 'application/json': { schema: schemaRef(schemaName) } } },
 });
 
-const jsonBody = (schemaName: string, required = true): Schema => ({
+const jsonBody = (schemaName: keyof typeof API_SCHEMAS, required = true): Schema => ({
   required,
   content: { 'application/json': { schema: schemaRef(schemaName) } },
 });
@@ -493,12 +283,7 @@ function paths(): Record<string, Record<string, Schema>> {
           '200': {
             description: 'Erased; rows deleted per place.',
             content: {
-              'application/json': {
-                schema: object({
-                  userId: idString,
-                  deleted: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
-                }),
-              },
+              'application/json': { schema: inlineSchema(GdprDeleteResponse) },
             },
           },
           ...errors(['400', '401', '403', '429', '500', '503']),
@@ -595,7 +380,7 @@ export function openApiDocument(basePath: string): object {
     ],
     paths: paths(),
     components: {
-      schemas,
+      schemas: apiComponentSchemas(),
       responses,
       parameters,
       headers,

@@ -11,11 +11,12 @@ import { mintToken, type Authenticator } from '../auth/auth';
 import { playerResolver } from '../auth/devAuth';
 import type { IdempotencyWrapper } from '../idempotency';
 import type { PlayerClass, PlayerUseCases } from '../usecases/players';
-import { apiError, badRequest, notFound } from './errors';
-import { json, type Ctx, type Handler, type HttpServer, type Reply } from './http';
+import { apiError, notFound } from './errors';
+import { json, parseJson, type Ctx, type Handler, type HttpServer, type Reply } from './http';
 import { openApiDocument } from './openapi';
 import * as req from './requests';
 import * as view from './views';
+import { orThrow, parseBodyObject, parseDevClockBody, parseDevTokenBody } from '../schemas/requests';
 
 export { noIdempotency, type IdempotencyWrapper } from '../idempotency';
 
@@ -117,24 +118,16 @@ export function registerPlayerRoutes(http: HttpServer, deps: ApiDeps): void {
 function registerDevRoutes(http: HttpServer, deps: ApiDeps): void {
   const b = deps.basePath;
   http.route('post', `${b}/dev/token`, 'dev_token', async (ctx) => {
-    const body = req.bodyObject(ctx);
-    const service = req.optionalBool(body, 'service', false);
-    const userId = body.userId ?? (service ? 'dev-game-server' : undefined);
-    if (typeof userId !== 'string') throw badRequest('userId must be a string', { field: 'userId' });
-    req.checkId(userId, 'userId');
+    const { userId, service } = orThrow(parseDevTokenBody(parseJson(ctx.body)));
     if (!deps.devSecret) throw apiError('ROUTE_NOT_FOUND', 'dev token issuer needs an HS256 secret');
     return json(200, await mintToken(deps.devSecret, userId, { service, ttlSeconds: 24 * 3600 }));
   });
   http.route('post', `${b}/dev/clock`, 'dev_clock', async (ctx) => {
-    const body = req.bodyObject(ctx);
+    const body = orThrow(parseBodyObject(parseJson(ctx.body)));
     if (!(deps.clock instanceof AdjustableClock)) throw notFound('the clock is not adjustable');
-    if (body.reset === true) deps.clock.reset();
-    else {
-      if (typeof body.now !== 'string' || Number.isNaN(Date.parse(body.now))) {
-        throw badRequest('now must be an ISO 8601 time', { field: 'now' });
-      }
-      deps.clock.set(Date.parse(body.now));
-    }
+    const set = orThrow(parseDevClockBody(body));
+    if (set.reset) deps.clock.reset();
+    else deps.clock.set(set.now);
     return json(200, { now: new Date(deps.clock.now()).toISOString() });
   });
 }

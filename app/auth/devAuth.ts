@@ -4,11 +4,10 @@
 // DEV_MOCK_USER_HEADER=1 both (config refuses the second without the first; the chart sets neither).
 // Kept apart from auth.ts: this only decides which credential a request's player comes from.
 import type { Authenticator } from './auth';
-import { badRequest, unauthorized } from '../errors';
-import { MAX_ID_LENGTH } from '../limits';
+import { unauthorized } from '../errors';
+import { orThrow, parseId } from '../schemas/requests';
 
 export const MOCK_USER_HEADER = 'x-mock-user-id';
-const MAX_ID = MAX_ID_LENGTH;
 
 export interface PlayerHeaders {
   readonly authorization?: string;
@@ -40,13 +39,6 @@ export function playerResolver(
       return auth.player(h.authorization);
     }
     // The header wins over any token, as in the reference with auth disabled.
-    const id = mock.trim();
-    if (id.length === 0) throw badRequest('X-Mock-User-Id must not be empty', { field: 'X-Mock-User-Id' });
-    if (id.length > MAX_ID)
-      throw badRequest(`X-Mock-User-Id is longer than ${MAX_ID} characters`, {
-        field: 'X-Mock-User-Id',
-        max: MAX_ID,
-      });
-    return id;
+    return orThrow(parseId(mock.trim(), 'X-Mock-User-Id'));
   };
 }

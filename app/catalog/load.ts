@@ -1,4 +1,5 @@
 // Turns a catalog file (current camelCase or legacy snake_case) into the validated, indexed Catalog.
+// Field checks come from the catalog schema (app/schemas/catalog.ts); cross-references are checked here.
 // Every problem is collected with its JSON path before refusing, so an operator fixes a file in one pass.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -8,211 +9,30 @@ import {
   type Catalog,
   type CatalogProblem,
   type Challenge,
-  type EventSource,
   type Goal,
-  type ProgressMode,
-  type RewardType,
   type Rotation,
   type Schedule,
 } from '../domain/catalog';
 import { MAX_ID_LENGTH } from '../limits';
+import {
+  catalogFieldProblems,
+  challengeFields,
+  EVENT_SOURCES,
+  goalFields,
+  isObject,
+  LEGACY_FIELDS,
+  OPERATORS,
+  PROGRESS_MODES,
+  REWARD_TYPES,
+  ROTATION_TYPES,
+  SCHEDULES,
+  type FieldNames,
+} from '../schemas/catalog';
 
 export { MAX_ID_LENGTH };
 
-const EVENT_SOURCES: readonly EventSource[] = ['login', 'statistic'];
-const PROGRESS_MODES: readonly ProgressMode[] = ['absolute', 'relative'];
-const REWARD_TYPES: readonly RewardType[] = ['ITEM', 'WALLET'];
-const SCHEDULES: readonly Schedule[] = ['daily', 'weekly', 'monthly'];
-const OPERATORS: readonly '>='[] = ['>='];
-const ROTATION_TYPES: readonly 'global'[] = ['global'];
-
 type JsonObject = Record<string, unknown>;
 type Problems = CatalogProblem[];
-
-/** Field names of one input format; the normalised shape is the same for both. */
-interface FieldNames {
-  readonly challengeId: string;
-  readonly goalId: string;
-  readonly eventSource: string;
-  readonly statCode: string;
-  readonly targetValue: string;
-  readonly progressMode: string;
-  readonly rewardId: string;
-  readonly defaultAssigned: string;
-  readonly onExpiry: string;
-  readonly resetProgress: string;
-  readonly allowReselection: string;
-}
-
-const CURRENT_FIELDS: FieldNames = {
-  challengeId: 'challengeId',
-  goalId: 'goalId',
-  eventSource: 'eventSource',
-  statCode: 'statCode',
-  targetValue: 'targetValue',
-  progressMode: 'progressMode',
-  rewardId: 'rewardId',
-  defaultAssigned: 'defaultAssigned',
-  onExpiry: 'onExpiry',
-  resetProgress: 'resetProgress',
-  allowReselection: 'allowReselection',
-};
-
-const LEGACY_FIELDS: FieldNames = {
-  challengeId: 'id',
-  goalId: 'id',
-  eventSource: 'event_source',
-  statCode: 'stat_code',
-  targetValue: 'target_value',
-  progressMode: 'progress_mode',
-  rewardId: 'reward_id',
-  defaultAssigned: 'default_assigned',
-  onExpiry: 'on_expiry',
-  resetProgress: 'reset_progress',
-  allowReselection: 'allow_reselection',
-};
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
-}
-
-function readId(obj: JsonObject, key: string, path: string, problems: Problems): string {
-  const value = obj[key];
-  const at = `${path}.${key}`;
-  if (value === undefined) {
-    problems.push({ path: at, message: 'is required' });
-    return '';
-  }
-  if (typeof value !== 'string' || value.length === 0) {
-    problems.push({ path: at, message: `must be a non-empty string (got ${describe(value)})` });
-    return '';
-  }
-  if (value.length > MAX_ID_LENGTH) {
-    problems.push({ path: at, message: `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})` });
-  }
-  return value;
-}
-
-function readText(obj: JsonObject, key: string, path: string, problems: Problems, optional: boolean): string {
-  const value = obj[key];
-  if (value === undefined && optional) return '';
-  if (typeof value !== 'string') {
-    problems.push({
-      path: `${path}.${key}`,
-      message: value === undefined ? 'is required' : `must be a string (got ${describe(value)})`,
-    });
-    return '';
-  }
-  return value;
-}
-
-function readEnum<T extends string>(
-  obj: JsonObject,
-  key: string,
-  path: string,
-  allowed: readonly T[],
-  fallback: T | undefined,
-  problems: Problems,
-): T {
-  const value = obj[key];
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  problems.push({
-    path: `${path}.${key}`,
-    message:
-      value === undefined
-        ? `is required (one of ${allowed.join(', ')})`
-        : `must be one of ${allowed.join(', ')} (got ${describe(value)})`,
-  });
-  return allowed[0]!;
-}
-
-function readPositiveInt(obj: JsonObject, key: string, path: string, problems: Problems): number {
-  const value = obj[key];
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  problems.push({
-    path: `${path}.${key}`,
-    message: value === undefined ? 'is required' : `must be an integer > 0 (got ${describe(value)})`,
-  });
-  return 1;
-}
-
-function readBool(
-  obj: JsonObject,
-  key: string,
-  path: string,
-  fallback: boolean,
-  problems: Problems,
-): boolean {
-  const value = obj[key];
-  if (value === undefined) return fallback;
-  if (typeof value === 'boolean') return value;
-  problems.push({ path: `${path}.${key}`, message: `must be a boolean (got ${describe(value)})` });
-  return fallback;
-}
-
-function readObject(obj: JsonObject, key: string, path: string, problems: Problems): JsonObject {
-  const value = obj[key];
-  if (isObject(value)) return value;
-  problems.push({
-    path: `${path}.${key}`,
-    message: value === undefined ? 'is required' : `must be an object (got ${describe(value)})`,
-  });
-  return {};
-}
-
-/** A goal is legacy-shaped when it names itself with `id` rather than `goalId`. */
-function goalFields(raw: JsonObject): FieldNames {
-  return raw.goalId === undefined && raw.id !== undefined ? LEGACY_FIELDS : CURRENT_FIELDS;
-}
-
-function challengeFields(raw: JsonObject): FieldNames {
-  return raw.challengeId === undefined && raw.id !== undefined ? LEGACY_FIELDS : CURRENT_FIELDS;
-}
-
-function readRotation(
-  raw: JsonObject,
-  path: string,
-  f: FieldNames,
-  problems: Problems,
-): Rotation | undefined {
-  if (raw.rotation === undefined) return undefined;
-  const at = `${path}.rotation`;
-  if (!isObject(raw.rotation)) {
-    problems.push({ path: at, message: `must be an object (got ${describe(raw.rotation)})` });
-    return undefined;
-  }
-  const rotation = raw.rotation;
-  if (typeof rotation.enabled !== 'boolean') {
-    problems.push({
-      path: `${at}.enabled`,
-      message: `must be a boolean (got ${describe(rotation.enabled)})`,
-    });
-    return undefined;
-  }
-  // A disabled rotation has no effect, so its other fields are not checked.
-  if (!rotation.enabled) return undefined;
-  const type = readEnum(rotation, 'type', at, ROTATION_TYPES, 'global', problems);
-  const schedule = readEnum(rotation, 'schedule', at, SCHEDULES, undefined, problems);
-  let onExpiry: JsonObject = {};
-  if (rotation[f.onExpiry] !== undefined) onExpiry = readObject(rotation, f.onExpiry, at, problems);
-  const expiryPath = `${at}.${f.onExpiry}`;
-  return {
-    enabled: true,
-    type,
-    schedule,
-    onExpiry: {
-      resetProgress: readBool(onExpiry, f.resetProgress, expiryPath, true, problems),
-      allowReselection: readBool(onExpiry, f.allowReselection, expiryPath, true, problems),
-    },
-  };
-}
 
 interface GoalDraft {
   readonly goal: Goal;
@@ -222,29 +42,64 @@ interface GoalDraft {
   readonly prerequisiteIndexes: readonly number[];
 }
 
-function readPrerequisites(
-  raw: JsonObject,
-  path: string,
-  problems: Problems,
-): { ids: string[]; indexes: number[] } {
-  const value = raw.prerequisites;
+interface ChallengeDraft {
+  readonly challenge: Challenge;
+  readonly idPath: string;
+  readonly goals: readonly GoalDraft[];
+}
+
+// The field checks are the catalog schema's (app/schemas/catalog.ts). What follows reads a document
+// into the normalised shape: defaults filled in, legacy names mapped. It also reads documents with
+// field problems (a broken field reads as '' or its default), so that duplicate ids, unknown
+// prerequisites and cycles are listed in the same pass as the field problems.
+
+const str = (obj: JsonObject, key: string): string => {
+  const v = obj[key];
+  return typeof v === 'string' ? v : '';
+};
+
+function oneOf<T extends string>(obj: JsonObject, key: string, allowed: readonly T[], fallback: T): T {
+  const v = obj[key];
+  return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
+}
+
+const int = (obj: JsonObject, key: string): number => {
+  const v = obj[key];
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : 1;
+};
+
+const flag = (obj: JsonObject, key: string, fallback: boolean): boolean => {
+  const v = obj[key];
+  return typeof v === 'boolean' ? v : fallback;
+};
+
+const sub = (obj: JsonObject, key: string): JsonObject => {
+  const v = obj[key];
+  return isObject(v) ? v : {};
+};
+
+function readRotation(raw: JsonObject, f: FieldNames): Rotation | undefined {
+  const rotation = raw.rotation;
+  // A disabled rotation has no effect.
+  if (!isObject(rotation) || rotation.enabled !== true) return undefined;
+  const onExpiry = sub(rotation, f.onExpiry);
+  return {
+    enabled: true,
+    type: oneOf(rotation, 'type', ROTATION_TYPES, 'global'),
+    schedule: oneOf(rotation, 'schedule', SCHEDULES, 'daily'),
+    onExpiry: {
+      resetProgress: flag(onExpiry, f.resetProgress, true),
+      allowReselection: flag(onExpiry, f.allowReselection, true),
+    },
+  };
+}
+
+function readPrerequisites(raw: JsonObject): { ids: string[]; indexes: number[] } {
   const ids: string[] = [];
   const indexes: number[] = [];
-  if (value === undefined) return { ids, indexes };
-  if (!Array.isArray(value)) {
-    problems.push({
-      path: `${path}.prerequisites`,
-      message: `must be an array of goal ids (got ${describe(value)})`,
-    });
-    return { ids, indexes };
-  }
-  value.forEach((item, k) => {
-    if (typeof item !== 'string' || item.length === 0) {
-      problems.push({
-        path: `${path}.prerequisites[${k}]`,
-        message: `must be a non-empty goal id (got ${describe(item)})`,
-      });
-    } else if (!ids.includes(item)) {
+  if (!Array.isArray(raw.prerequisites)) return { ids, indexes };
+  raw.prerequisites.forEach((item: unknown, k) => {
+    if (typeof item === 'string' && item.length > 0 && !ids.includes(item)) {
       ids.push(item);
       indexes.push(k);
     }
@@ -252,91 +107,60 @@ function readPrerequisites(
   return { ids, indexes };
 }
 
-function readGoal(
-  raw: unknown,
-  challengeId: string,
-  path: string,
-  problems: Problems,
-): GoalDraft | undefined {
-  if (!isObject(raw)) {
-    problems.push({ path, message: `must be an object (got ${describe(raw)})` });
-    return undefined;
-  }
+function readGoal(raw: unknown, challengeId: string, path: string): GoalDraft | undefined {
+  if (!isObject(raw)) return undefined;
   const f = goalFields(raw);
   const legacy = f === LEGACY_FIELDS;
-  const goalId = readId(raw, f.goalId, path, problems);
-  const name = readText(raw, 'name', path, problems, false);
-  const description = readText(raw, 'description', path, problems, true);
-  const eventSource = readEnum(raw, f.eventSource, path, EVENT_SOURCES, undefined, problems);
-
-  const reqPath = `${path}.requirement`;
-  const req = readObject(raw, 'requirement', path, problems);
-  const statCode = readId(req, f.statCode, reqPath, problems);
-  const operator = readEnum(req, 'operator', reqPath, OPERATORS, '>=', problems);
-  const targetValue = readPositiveInt(req, f.targetValue, reqPath, problems);
+  const req = sub(raw, 'requirement');
   // The legacy format may carry progress_mode on the goal itself rather than in the requirement.
   const modeHolder = legacy && req.progress_mode === undefined && raw.progress_mode !== undefined ? raw : req;
-  const modePath = modeHolder === raw ? path : reqPath;
-  const progressMode = readEnum(modeHolder, f.progressMode, modePath, PROGRESS_MODES, 'absolute', problems);
-
-  const rewardPath = `${path}.reward`;
-  const rewardRaw = readObject(raw, 'reward', path, problems);
-  const reward = {
-    type: readEnum(rewardRaw, 'type', rewardPath, REWARD_TYPES, undefined, problems),
-    rewardId: readId(rewardRaw, f.rewardId, rewardPath, problems),
-    quantity: readPositiveInt(rewardRaw, 'quantity', rewardPath, problems),
-  };
-
-  // Legacy catalogs predate selection: the reference's load-test catalog has no default_assigned and
-  // every one of its goals was assigned to every player, so a missing flag means assigned there.
-  const defaultAssigned = readBool(raw, f.defaultAssigned, path, legacy, problems);
-  const rotation = readRotation(raw, path, f, problems);
-  const prerequisites = readPrerequisites(raw, path, problems);
-
+  const rewardRaw = sub(raw, 'reward');
+  const rotation = readRotation(raw, f);
+  const prerequisites = readPrerequisites(raw);
   const goal: Goal = {
-    goalId,
+    goalId: str(raw, f.goalId),
     challengeId,
-    name,
-    description,
-    eventSource,
-    requirement: { statCode, operator, targetValue, progressMode },
-    reward,
+    name: str(raw, 'name'),
+    description: str(raw, 'description'),
+    eventSource: oneOf(raw, f.eventSource, EVENT_SOURCES, 'login'),
+    requirement: {
+      statCode: str(req, f.statCode),
+      operator: oneOf(req, 'operator', OPERATORS, '>='),
+      targetValue: int(req, f.targetValue),
+      progressMode: oneOf(modeHolder, f.progressMode, PROGRESS_MODES, 'absolute'),
+    },
+    reward: {
+      type: oneOf(rewardRaw, 'type', REWARD_TYPES, 'ITEM'),
+      rewardId: str(rewardRaw, f.rewardId),
+      quantity: int(rewardRaw, 'quantity'),
+    },
     prerequisites: prerequisites.ids,
-    defaultAssigned,
+    // Legacy catalogs predate selection: the reference's load-test catalog has no default_assigned and
+    // every one of its goals was assigned to every player, so a missing flag means assigned there.
+    defaultAssigned: flag(raw, f.defaultAssigned, legacy),
     ...(rotation ? { rotation } : {}),
   };
   return { goal, path, idPath: `${path}.${f.goalId}`, prerequisiteIndexes: prerequisites.indexes };
 }
 
-interface ChallengeDraft {
-  readonly challenge: Challenge;
-  readonly idPath: string;
-  readonly goals: readonly GoalDraft[];
-}
-
-function readChallenge(raw: unknown, path: string, problems: Problems): ChallengeDraft | undefined {
-  if (!isObject(raw)) {
-    problems.push({ path, message: `must be an object (got ${describe(raw)})` });
-    return undefined;
-  }
+function readChallenge(raw: unknown, path: string): ChallengeDraft | undefined {
+  if (!isObject(raw)) return undefined;
   const f = challengeFields(raw);
-  const challengeId = readId(raw, f.challengeId, path, problems);
-  const name = readText(raw, 'name', path, problems, false);
-  const description = readText(raw, 'description', path, problems, true);
+  const challengeId = str(raw, f.challengeId);
   const goals: GoalDraft[] = [];
-  if (!Array.isArray(raw.goals)) {
-    problems.push({
-      path: `${path}.goals`,
-      message: raw.goals === undefined ? 'is required' : `must be an array (got ${describe(raw.goals)})`,
-    });
-  } else {
-    raw.goals.forEach((g, j) => {
-      const draft = readGoal(g, challengeId, `${path}.goals[${j}]`, problems);
+  if (Array.isArray(raw.goals)) {
+    raw.goals.forEach((g: unknown, j) => {
+      const draft = readGoal(g, challengeId, `${path}.goals[${j}]`);
       if (draft) goals.push(draft);
     });
   }
   return {
-    challenge: { challengeId, name, description, goals: goals.map((d) => d.goal) },
+    challenge: {
+      challengeId,
+      name: str(raw, 'name'),
+      description: str(raw, 'description'),
+      goals: goals.map((d) => d.goal),
+    },
     idPath: `${path}.${f.challengeId}`,
     goals,
   };
@@ -484,24 +308,14 @@ function buildIndex(challenges: readonly Challenge[]): Catalog {
 
 /** Validates and normalises an already-parsed catalog document; throws CatalogInvalidError listing every problem. */
 export function parseCatalog(raw: unknown): Catalog {
-  const problems: Problems = [];
-  if (!isObject(raw)) {
-    throw new CatalogInvalidError([
-      { path: '$', message: `catalog must be an object (got ${describe(raw)})` },
-    ]);
+  // Without a challenges array there is nothing else to check: that one problem is the answer.
+  if (!isObject(raw) || !Array.isArray(raw.challenges)) {
+    throw new CatalogInvalidError(catalogFieldProblems(raw).slice(0, 1));
   }
-  if (!Array.isArray(raw.challenges)) {
-    throw new CatalogInvalidError([
-      {
-        path: 'challenges',
-        message:
-          raw.challenges === undefined ? 'is required' : `must be an array (got ${describe(raw.challenges)})`,
-      },
-    ]);
-  }
+  const problems: Problems = catalogFieldProblems(raw);
   const drafts: ChallengeDraft[] = [];
-  raw.challenges.forEach((c, i) => {
-    const draft = readChallenge(c, `challenges[${i}]`, problems);
+  raw.challenges.forEach((c: unknown, i) => {
+    const draft = readChallenge(c, `challenges[${i}]`);
     if (draft) drafts.push(draft);
   });
   checkCrossReferences(drafts, problems);

@@ -1,9 +1,8 @@
 // Game events: the ingest shape of API.md, its validation (one reason per bad event, with every
 // field error), and the compact encoding stored in the queue.
-import { MAX_ID_LENGTH } from '../limits';
+import { MAX_EVENTS_PER_REQUEST, MAX_ID_LENGTH } from '../limits';
 
-export const MAX_EVENTS_PER_REQUEST = 1000;
-export { MAX_ID_LENGTH };
+export { MAX_EVENTS_PER_REQUEST, MAX_ID_LENGTH };
 /** occurredAt may be at most this far ahead of the service clock (producer clock skew). */
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
 

@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/auth';
-import { ApiError, badRequest, jitteredRetryAfter, unavailable } from '../errors';
+import { ApiError, jitteredRetryAfter, unavailable } from '../errors';
 import type { KnownPlayers } from '../admission/knownPlayers';
 import type { Clock } from '../domain/clock';
 import type { PushBus } from '../events/bus';
@@ -18,7 +18,7 @@ import type { EventQueue } from '../events/queue';
 import { gdprDeletionsTotal } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { deletePlayerRows } from './store';
-import { MAX_ID_LENGTH } from '../limits';
+import { orThrow, parseId } from '../schemas/requests';
 
 export const SELF_DELETE_INTERVAL_MS = 60_000;
 
@@ -43,7 +43,6 @@ export interface DeletionReport {
   deleted: Record<string, number>;
 }
 
-const MAX_ID = MAX_ID_LENGTH;
 const hashed = (userId: string) => createHash('sha256').update(userId).digest('hex').slice(0, 32);
 
 export class GdprEraser {
@@ -93,10 +92,7 @@ export class GdprEraser {
 }
 
 function checkUserId(userId: string): string {
-  if (userId.length === 0) throw badRequest('userId must not be empty', { field: 'userId' });
-  if (userId.length > MAX_ID)
-    throw badRequest(`userId is longer than ${MAX_ID} characters`, { field: 'userId', max: MAX_ID });
-  return userId;
+  return orThrow(parseId(userId, 'userId'));
 }
 
 export const storeUnavailable = () =>

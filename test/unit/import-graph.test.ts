@@ -92,6 +92,8 @@ function violations(graph: Map<string, string[]>, packages = new Map<string, str
         out.push(`${file} -> ${t} (only the api calls the use cases)`);
       if (top(file) === 'domain' && !['domain', 'errors', 'limits'].includes(top(t)))
         out.push(`${file} -> ${t} (domain is pure: domain, errors and limits only)`);
+      if (top(file) === 'schemas' && !['schemas', 'errors', 'limits'].includes(top(t)))
+        out.push(`${file} -> ${t} (schemas import only schemas, errors and limits)`);
       if (file === 'errors' || file === 'limits')
         out.push(`${file} -> ${t} (the bottom imports nothing from app/)`);
     }
@@ -135,8 +137,10 @@ describe('import graph of app/', () => {
     const planted = new Map(graph);
     planted.set('store/players', [...(graph.get('store/players') ?? []), 'api/http']);
     planted.set('domain/rules', ['store/db']);
+    planted.set('schemas/api', [...(graph.get('schemas/api') ?? []), 'catalog/load']);
     expect(violations(planted).sort()).toEqual([
       'domain/rules -> store/db (domain is pure: domain, errors and limits only)',
+      'schemas/api -> catalog/load (schemas import only schemas, errors and limits)',
       'store/players -> api/http (lower layer imports the api)',
     ]);
   });
