@@ -21,7 +21,7 @@ import {
   randomSelectCandidates,
   type DomainError,
 } from '../domain/rules';
-import { apiError, badRequest, fromDomain } from '../errors';
+import { apiError, fromDomain } from '../errors';
 import type { Granter } from '../rewards/granter';
 import { grantAfterClaim, type RewardStatus } from '../rewards/sync';
 import { insertClaim } from '../store/claims';
@@ -127,18 +127,20 @@ export interface GoalRef {
  * are found, so that a request to an unknown one is a 404 whatever its body.
  */
 export type Body<B> = () => B;
+/** A body whose bounds depend on the challenge: parsed with the number of goals it has. */
+export type SizedBody<B> = (goalCount: number) => B;
 export interface GoalActiveInput extends GoalRef {
   body: Body<{ isActive: boolean }>;
 }
 export interface BatchSelectInput {
   challengeId: string;
-  /** goalIds: each a valid id; duplicates are ignored */
-  body: Body<{ goalIds: string[]; replaceExisting: boolean }>;
+  /** goalIds: each a valid id, at most the challenge's goal count; duplicates are ignored */
+  body: SizedBody<{ goalIds: string[]; replaceExisting: boolean }>;
 }
 export interface RandomSelectInput {
   challengeId: string;
-  /** count: an integer */
-  body: Body<{ count: number; replaceExisting: boolean; excludeActive: boolean }>;
+  /** count: an integer from 1 to the challenge's goal count */
+  body: SizedBody<{ count: number; replaceExisting: boolean; excludeActive: boolean }>;
 }
 
 /**
@@ -393,12 +395,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
 
   const batchSelect = op('player', async (input: BatchSelectInput, s) => {
     const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
-    const max = challenge.goals.length;
-    const { goalIds, replaceExisting } = input.body();
-    if (goalIds.length > max) {
-      const message = `goalIds has more entries than the challenge has goals (${max})`;
-      throw badRequest(message, { field: 'goalIds' });
-    }
+    const { goalIds, replaceExisting } = input.body(challenge.goals.length);
     const goals = [...new Set(goalIds)].map((id) => unwrap(findGoal(challenge, id)));
     const facts = await s.facts;
     const views = new ViewBuilder(s.catalog, facts, s.now);
@@ -411,11 +408,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
 
   const randomSelect = op('player', async (input: RandomSelectInput, s) => {
     const challenge = unwrap(findChallenge(s.catalog, input.challengeId));
-    const { count, replaceExisting, excludeActive } = input.body();
-    const max = challenge.goals.length;
-    if (count < 1 || count > max) {
-      throw badRequest(`count must be between 1 and ${max}`, { field: 'count', min: 1, max });
-    }
+    const { count, replaceExisting, excludeActive } = input.body(challenge.goals.length);
     const facts = await s.facts;
     const views = new ViewBuilder(s.catalog, facts, s.now);
     const exclude = excludeActive || replaceExisting;
