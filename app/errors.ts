@@ -23,89 +23,64 @@ interface ErrorSpec {
   readonly message: string;
 }
 
+/** One row of the table: HTTP status, gRPC status, default message. */
+const e = <S extends number>(status: S, grpc: number, message: string) => ({ status, grpc, message });
+
 export const ERRORS = {
   // 400: the request itself is wrong
-  INVALID_REQUEST: { status: 400, grpc: GRPC.INVALID_ARGUMENT, message: 'invalid request' },
-  MALFORMED_JSON: { status: 400, grpc: GRPC.INVALID_ARGUMENT, message: 'request body is not valid JSON' },
-  INVALID_PATH: {
-    status: 400,
-    grpc: GRPC.INVALID_ARGUMENT,
-    message: 'path parameter is not valid percent-encoding',
-  },
-  PAYLOAD_TOO_LARGE: { status: 413, grpc: GRPC.INVALID_ARGUMENT, message: 'request body too large' },
+  INVALID_REQUEST: e(400, GRPC.INVALID_ARGUMENT, 'invalid request'),
+  MALFORMED_JSON: e(400, GRPC.INVALID_ARGUMENT, 'request body is not valid JSON'),
+  INVALID_PATH: e(400, GRPC.INVALID_ARGUMENT, 'path parameter is not valid percent-encoding'),
+  PAYLOAD_TOO_LARGE: e(413, GRPC.INVALID_ARGUMENT, 'request body too large'),
   // 401/403
-  UNAUTHENTICATED: { status: 401, grpc: GRPC.UNAUTHENTICATED, message: 'missing or invalid bearer token' },
-  FORBIDDEN: { status: 403, grpc: GRPC.PERMISSION_DENIED, message: 'forbidden' },
+  UNAUTHENTICATED: e(401, GRPC.UNAUTHENTICATED, 'missing or invalid bearer token'),
+  FORBIDDEN: e(403, GRPC.PERMISSION_DENIED, 'forbidden'),
   // 404
-  NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'not found' },
-  ROUTE_NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'no such route' },
-  CHALLENGE_NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'challenge not found' },
-  GOAL_NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'goal not found' },
-  REWARD_NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'reward not found' },
-  CATALOG_VERSION_NOT_FOUND: { status: 404, grpc: GRPC.NOT_FOUND, message: 'catalog version not found' },
+  NOT_FOUND: e(404, GRPC.NOT_FOUND, 'not found'),
+  ROUTE_NOT_FOUND: e(404, GRPC.NOT_FOUND, 'no such route'),
+  CHALLENGE_NOT_FOUND: e(404, GRPC.NOT_FOUND, 'challenge not found'),
+  GOAL_NOT_FOUND: e(404, GRPC.NOT_FOUND, 'goal not found'),
+  REWARD_NOT_FOUND: e(404, GRPC.NOT_FOUND, 'reward not found'),
+  CATALOG_VERSION_NOT_FOUND: e(404, GRPC.NOT_FOUND, 'catalog version not found'),
   // 409/412/422: the state does not allow it
-  GOAL_LOCKED: { status: 409, grpc: GRPC.FAILED_PRECONDITION, message: 'goal is locked' },
-  GOAL_NOT_ACTIVE: { status: 409, grpc: GRPC.FAILED_PRECONDITION, message: 'goal is not active' },
-  GOAL_NOT_COMPLETED: { status: 409, grpc: GRPC.FAILED_PRECONDITION, message: 'goal is not completed' },
-  GOAL_ALREADY_CLAIMED: { status: 409, grpc: GRPC.ALREADY_EXISTS, message: 'goal already claimed' },
-  GOAL_RESELECTION_NOT_ALLOWED: {
-    status: 409,
-    grpc: GRPC.FAILED_PRECONDITION,
-    message: 'goal cannot be selected again',
-  },
-  INSUFFICIENT_GOALS: { status: 422, grpc: GRPC.FAILED_PRECONDITION, message: 'not enough goals' },
-  IDEMPOTENCY_KEY_REUSED: {
-    status: 422,
-    grpc: GRPC.FAILED_PRECONDITION,
-    message: 'this Idempotency-Key was already used with a different request',
-  },
-  IDEMPOTENCY_KEY_IN_PROGRESS: {
-    status: 409,
-    grpc: GRPC.ABORTED,
-    message: 'a request with this Idempotency-Key is still being processed; retry shortly',
-  },
-  REWARD_ALREADY_GRANTED: {
-    status: 409,
-    grpc: GRPC.FAILED_PRECONDITION,
-    message: 'this reward was already granted',
-  },
-  REWARD_IN_FLIGHT: { status: 409, grpc: GRPC.ABORTED, message: 'a relay is granting this reward right now' },
-  CATALOG_INVALID: { status: 422, grpc: GRPC.INVALID_ARGUMENT, message: 'catalog invalid' },
-  CATALOG_SOURCE_NOT_ADMIN: {
-    status: 409,
-    grpc: GRPC.FAILED_PRECONDITION,
-    message: 'catalogs are not published through this API here',
-  },
-  CATALOG_VERSION_MISMATCH: { status: 412, grpc: GRPC.FAILED_PRECONDITION, message: 'live version differs' },
+  GOAL_LOCKED: e(409, GRPC.FAILED_PRECONDITION, 'goal is locked'),
+  GOAL_NOT_ACTIVE: e(409, GRPC.FAILED_PRECONDITION, 'goal is not active'),
+  GOAL_NOT_COMPLETED: e(409, GRPC.FAILED_PRECONDITION, 'goal is not completed'),
+  GOAL_ALREADY_CLAIMED: e(409, GRPC.ALREADY_EXISTS, 'goal already claimed'),
+  GOAL_RESELECTION_NOT_ALLOWED: e(409, GRPC.FAILED_PRECONDITION, 'goal cannot be selected again'),
+  INSUFFICIENT_GOALS: e(422, GRPC.FAILED_PRECONDITION, 'not enough goals'),
+  IDEMPOTENCY_KEY_REUSED: e(
+    422,
+    GRPC.FAILED_PRECONDITION,
+    'this Idempotency-Key was already used with a different request',
+  ),
+  IDEMPOTENCY_KEY_IN_PROGRESS: e(
+    409,
+    GRPC.ABORTED,
+    'a request with this Idempotency-Key is still being processed; retry shortly',
+  ),
+  REWARD_ALREADY_GRANTED: e(409, GRPC.FAILED_PRECONDITION, 'this reward was already granted'),
+  REWARD_IN_FLIGHT: e(409, GRPC.ABORTED, 'a relay is granting this reward right now'),
+  CATALOG_INVALID: e(422, GRPC.INVALID_ARGUMENT, 'catalog invalid'),
+  CATALOG_SOURCE_NOT_ADMIN: e(
+    409,
+    GRPC.FAILED_PRECONDITION,
+    'catalogs are not published through this API here',
+  ),
+  CATALOG_VERSION_MISMATCH: e(412, GRPC.FAILED_PRECONDITION, 'live version differs'),
   // 429/503: come back later (with Retry-After)
-  RATE_LIMITED: { status: 429, grpc: GRPC.RESOURCE_EXHAUSTED, message: 'rate limited' },
-  OVERLOADED: { status: 503, grpc: GRPC.UNAVAILABLE, message: 'overloaded; retry later' },
-  DRAINING: { status: 503, grpc: GRPC.UNAVAILABLE, message: 'server is draining; retry on another instance' },
-  DEADLINE_EXCEEDED: {
-    status: 503,
-    grpc: GRPC.UNAVAILABLE,
-    message: 'request could not be completed before its deadline',
-  },
-  DATABASE_UNAVAILABLE: {
-    status: 503,
-    grpc: GRPC.UNAVAILABLE,
-    message: 'database unavailable; retry shortly',
-  },
-  QUEUE_UNAVAILABLE: {
-    status: 503,
-    grpc: GRPC.UNAVAILABLE,
-    message: 'the event queue is unavailable; retry',
-  },
-  STORAGE_UNAVAILABLE: { status: 503, grpc: GRPC.UNAVAILABLE, message: 'storage unavailable; retry' },
-  AUTH_UNAVAILABLE: {
-    status: 503,
-    grpc: GRPC.UNAVAILABLE,
-    message: 'token signing keys are unavailable; retry shortly',
-  },
-  NOT_CONFIGURED: { status: 503, grpc: GRPC.FAILED_PRECONDITION, message: 'not configured on this service' },
+  RATE_LIMITED: e(429, GRPC.RESOURCE_EXHAUSTED, 'rate limited'),
+  OVERLOADED: e(503, GRPC.UNAVAILABLE, 'overloaded; retry later'),
+  DRAINING: e(503, GRPC.UNAVAILABLE, 'server is draining; retry on another instance'),
+  DEADLINE_EXCEEDED: e(503, GRPC.UNAVAILABLE, 'request could not be completed before its deadline'),
+  DATABASE_UNAVAILABLE: e(503, GRPC.UNAVAILABLE, 'database unavailable; retry shortly'),
+  QUEUE_UNAVAILABLE: e(503, GRPC.UNAVAILABLE, 'the event queue is unavailable; retry'),
+  STORAGE_UNAVAILABLE: e(503, GRPC.UNAVAILABLE, 'storage unavailable; retry'),
+  AUTH_UNAVAILABLE: e(503, GRPC.UNAVAILABLE, 'token signing keys are unavailable; retry shortly'),
+  NOT_CONFIGURED: e(503, GRPC.FAILED_PRECONDITION, 'not configured on this service'),
   // 500
-  INTERNAL: { status: 500, grpc: GRPC.INTERNAL, message: 'internal error' },
-} as const satisfies Record<string, ErrorSpec>;
+  INTERNAL: e(500, GRPC.INTERNAL, 'internal error'),
+} satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
