@@ -1,40 +1,45 @@
 // While new-player work is shed, the known-player lookups are bounded: with a statement's worth
 // (64) already waiting behind the two in flight, an unknown player is refused without a lookup.
-// Real service and PostgreSQL through PgBouncer; the lookups are held by a table lock taken on a
-// direct connection; the admission decision is scripted (init shed) and the limits are counted.
+// Real service, its real adaptive admission and its rate limits on real Redis, PostgreSQL through
+// PgBouncer. The shedding is real: one admission slot, no queue, and that slot held by a new
+// player's initialize whose insert waits on a lock of the players table (taken on a direct
+// connection), so admission refuses every further initialisation; the same lock holds the lookups.
+import Redis from 'ioredis';
 import { Client } from 'pg';
-import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { KnownPlayers } from '../../app/admission/knownPlayers';
-import { unavailable } from '../../app/api/errors';
 import { PLAYER_EXISTS_MAX_BACKLOG, playerExistsBacklog } from '../../app/store/players';
 import { startTestService, type TestService } from '../helpers/service';
 
-describe('known-player lookups while init is shed (scripted admission, locked table)', () => {
+describe('known-player lookups while init is shed (one admission slot held, locked table)', () => {
   let t: TestService;
-  let limiterCalls = 0;
-  const admission: Admission = {
-    run: (_cls, _deadline, fn) => fn(),
-    wouldRefuse: (cls: AdmissionClass) => cls === 'init',
-    check: (cls: AdmissionClass) =>
-      cls === 'init' ? unavailable('shed', 1, 'OVERLOADED', { reason: 'deadline' }) : null,
-  };
-  const limits: RateLimits = {
-    player: async () => void limiterCalls++,
-    newPlayer: async () => void limiterCalls++,
-    tryNewPlayer: async () => {
-      limiterCalls++;
-      return true;
-    },
-    ingest: async () => undefined,
-  };
+  let redis: Redis;
 
   beforeAll(async () => {
     t = await startTestService({
-      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
-      env: { REQUEST_DEADLINE_MS: '60000' },
+      env: {
+        REQUEST_DEADLINE_MS: '60000',
+        ADMISSION_INITIAL_LIMIT: '1',
+        ADMISSION_MIN_LIMIT: '1',
+        ADMISSION_MAX_LIMIT: '1',
+        ADMISSION_QUEUE_MAX: '0',
+        // the limiter stays on Redis on a busy machine (its keys are read below)
+        RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+      },
     });
+    redis = new Redis(t.cfg.REDIS_URL!);
   });
-  afterAll(async () => t.stop());
+  afterAll(async () => {
+    redis?.disconnect();
+    await t.stop();
+  });
+
+  const lockWaiters = async (c: Client) =>
+    Number(
+      (
+        await c.query(
+          `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'players'::regclass`,
+        )
+      ).rows[0].n,
+    );
 
   it('refuses an unknown player without a lookup once 64 lookups wait; the waiting ones finish after', async () => {
     const lock = new Client({ connectionString: t.db.directUrl });
@@ -42,8 +47,16 @@ describe('known-player lookups while init is shed (scripted admission, locked ta
     await lock.query('BEGIN');
     await lock.query('LOCK TABLE players IN ACCESS EXCLUSIVE MODE');
     const waiting: Promise<{ status: number }>[] = [];
+    let holder: Promise<{ status: number }> | undefined;
     try {
-      // two lookups in flight (held by the lock), then a statement's worth queued behind them
+      // The slot is free: this new player is admitted and its insert waits on the lock.
+      holder = t.call('backlog-holder', 'POST', '/v1/challenges/initialize');
+      const until = Date.now() + 20_000;
+      while ((await lockWaiters(lock)) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(await lockWaiters(lock)).toBeGreaterThanOrEqual(1);
+
+      // Now init is shed: unknown players are looked up (two lookups in flight, held by the lock),
+      // then a statement's worth queued behind them.
       for (let i = 0; i < 2 + PLAYER_EXISTS_MAX_BACKLOG; i++) {
         waiting.push(t.call(`backlog-${i}`, 'POST', '/v1/challenges/initialize'));
       }
@@ -52,6 +65,7 @@ describe('known-player lookups while init is shed (scripted admission, locked ta
 
       const refused = await t.call('backlog-over', 'POST', '/v1/challenges/initialize');
       expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: 'OVERLOADED', details: { reason: 'queue_full' } });
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       // answered while the lookups ahead of it are still held: it never waited for one
       expect(playerExistsBacklog(t.svc.db)).toBe(PLAYER_EXISTS_MAX_BACKLOG);
@@ -59,8 +73,15 @@ describe('known-player lookups while init is shed (scripted admission, locked ta
       await lock.query('COMMIT');
       await lock.end();
     }
+    expect((await holder!).status).toBe(200);
+    // The lookups finish once the lock is gone: each player is unknown, so each call is refused or,
+    // if the slot was free again by then, initialised; none is left hanging or answered otherwise.
     const after = await Promise.all(waiting);
-    expect(new Set(after.map((r) => r.status))).toEqual(new Set([503]));
-    expect(limiterCalls).toBe(0);
+    for (const r of after) expect([200, 503]).toContain(r.status);
+    // Refused players made no limiter round trip: Redis holds a per-player bucket for the holder
+    // (the control: the limiter is on Redis) and none for the refused one.
+    const prefix = t.cfg.RATE_LIMIT_KEY_PREFIX;
+    expect(await redis.exists(`${prefix}player:backlog-holder`)).toBe(1);
+    expect(await redis.exists(`${prefix}player:backlog-over`)).toBe(0);
   });
 });

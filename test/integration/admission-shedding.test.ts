@@ -1,45 +1,112 @@
 // While admission sheds new-player work, initialize refuses unknown players before any limiter
-// round trip, and still serves returning players this pod has not seen. Real service and real
-// PostgreSQL through PgBouncer; the admission decision is scripted (shedding on/off) and the rate
-// limits are counted, so the test can tell which calls a request made.
+// round trip, and still serves returning players this pod has not seen. Real service, its real
+// adaptive admission and its rate limits on real Redis, PostgreSQL through PgBouncer.
+//
+// The shedding is made with real load: the pod has one admission slot and room for one waiter.
+// A new player's initialize takes the slot and its insert waits on a lock of the players table
+// (reads go on); a second new player's initialize waits in the queue. Now a further
+// initialisation is refused (queue full, nothing of lower priority to evict), while a returning
+// player's call (a higher class) evicts the queued initialisation and waits for the slot, which
+// the test frees by releasing the lock. Which limiter calls a request made is read from Redis
+// itself: the per-player buckets and the fleet's new-player budget are keys there.
+import Redis from 'ioredis';
 import { Client } from 'pg';
-import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { KnownPlayers } from '../../app/admission/knownPlayers';
-import { unavailable } from '../../app/api/errors';
+import { admissionQueueDepth } from '../../app/ops/metrics';
 import { startTestService, type TestService } from '../helpers/service';
 
-describe('initialize while new-player work is shed (scripted admission, counted limits)', () => {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One slot, one waiter; no queue-delay shedding, no LIFO eviction: only the held load decides. */
+const ONE_SLOT = {
+  REQUEST_DEADLINE_MS: '30000',
+  ADMISSION_INITIAL_LIMIT: '1',
+  ADMISSION_MIN_LIMIT: '1',
+  ADMISSION_MAX_LIMIT: '1',
+  ADMISSION_QUEUE_MAX: '1',
+  ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
+  ADMISSION_LIFO_AFTER_MS: '600000',
+  PG_STATEMENT_TIMEOUT_MS: '30000',
+  // the limiter stays on Redis on a busy machine (its keys are read below)
+  RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+  // The budget's key holds its next free time (GCRA) and lives until a second after it: at one
+  // slot a second each booking moves it a second on, so a booking shows in the key (and the key
+  // outlives a test); a burst of 1,000 is never spent here.
+  NEW_PLAYER_BUDGET_PER_SEC: '1',
+  NEW_PLAYER_BUDGET_BURST: '1000',
+};
+
+async function queueDepth(): Promise<number> {
+  return (await admissionQueueDepth.get()).values[0]?.value ?? 0;
+}
+
+async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Holds the pod's only admission slot with a real request, and fills its queue when asked. */
+class HeldSlot {
+  private lock?: Client;
+  holder?: Promise<{ status: number }>;
+  queued?: Promise<{ status: number }>;
+  constructor(
+    private readonly t: TestService,
+    private readonly name: string,
+  ) {}
+
+  private async lockWaiters(): Promise<number> {
+    const r = await this.lock!.query(
+      `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'players'::regclass`,
+    );
+    return Number(r.rows[0].n);
+  }
+
+  /** The slot held (an insert waiting on the lock); with `fill`, a new player's init queued too. */
+  async hold(fill: boolean): Promise<void> {
+    this.lock = new Client({ connectionString: this.t.db.directUrl });
+    await this.lock.connect();
+    await this.lock.query('BEGIN');
+    await this.lock.query('LOCK TABLE players IN SHARE MODE'); // reads go on, inserts wait
+    this.holder = this.t.call(`${this.name}-holder`, 'POST', '/v1/challenges/initialize');
+    await until('the slot holder waiting on the lock', async () => (await this.lockWaiters()) >= 1);
+    if (!fill) return;
+    const before = await queueDepth();
+    this.queued = this.t.call(`${this.name}-queued`, 'POST', '/v1/challenges/initialize');
+    await until('a new player queued in admission', async () => (await queueDepth()) > before);
+  }
+
+  async release(): Promise<void> {
+    await this.lock?.query('COMMIT');
+    await this.lock?.end();
+    this.lock = undefined;
+    expect((await this.holder!).status).toBe(200);
+  }
+}
+
+describe('initialize while new-player work is shed (one admission slot held by real load)', () => {
   let t: TestService;
-  let shedInit = false;
-  const calls: Record<keyof RateLimits, number> = { player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 };
-  const admission: Admission = {
-    run: (_cls, _deadline, fn) => fn(),
-    wouldRefuse: (cls: AdmissionClass) => shedInit && cls === 'init',
-    check: (cls: AdmissionClass) =>
-      shedInit && cls === 'init' ? unavailable('shed', 1, 'OVERLOADED', { reason: 'deadline' }) : null,
-  };
-  const limits: RateLimits = {
-    player: async () => void calls.player++,
-    newPlayer: async () => void calls.newPlayer++,
-    tryNewPlayer: async () => {
-      calls.tryNewPlayer++;
-      return true;
-    },
-    ingest: async () => void calls.ingest++,
-  };
-  const reset = () => Object.keys(calls).forEach((k) => (calls[k as keyof RateLimits] = 0));
+  let redis: Redis;
+  let held: HeldSlot | undefined;
 
   beforeAll(async () => {
-    t = await startTestService({
-      // the known-player memory is on with admission; these tests bring their own admission
-      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
-    });
+    t = await startTestService({ env: ONE_SLOT });
+    redis = new Redis(t.cfg.REDIS_URL!);
   });
-  afterAll(async () => t.stop());
-  beforeEach(() => {
-    shedInit = false;
-    reset();
+  afterAll(async () => {
+    redis?.disconnect();
+    await t.stop();
   });
+  afterEach(async () => {
+    await held?.release().catch(() => undefined);
+    held = undefined;
+  });
+
+  const key = (k: string) => `${t.cfg.RATE_LIMIT_KEY_PREFIX}${k}`;
+  const bucketOf = async (userId: string) => redis.exists(key(`player:${userId}`));
+  const budget = async () => redis.get(key('new-player'));
 
   async function playerExists(userId: string): Promise<boolean> {
     const c = new Client({ connectionString: t.db.directUrl });
@@ -52,13 +119,21 @@ describe('initialize while new-player work is shed (scripted admission, counted 
   }
 
   test('an unknown player is refused with 503 + Retry-After, no limiter call, nothing written', async () => {
-    shedInit = true;
+    held = new HeldSlot(t, 'shed-a');
+    await held.hold(true);
+    const spent = await budget();
     const res = await t.call('shed-new-1', 'POST', '/v1/challenges/initialize');
     expect(res.status).toBe(503);
-    expect(res.body.error).toBe('OVERLOADED');
+    expect(res.body).toMatchObject({ error: 'OVERLOADED', details: { reason: 'queue_full' } });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(calls).toEqual({ player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    await held.release();
+    expect((await held.queued!).status).toBe(200); // the queued init got the slot after the holder
+    held = undefined;
+    expect(await bucketOf('shed-new-1')).toBe(0);
+    expect(await bucketOf('shed-a-holder')).toBe(1); // the control: this limiter is on Redis
     expect(await playerExists('shed-new-1')).toBe(false);
+    // The queued init booked its slot before it queued; the refused one booked none.
+    expect(await budget()).toBe(spent);
   });
 
   test('a returning player this pod has never seen is served (per-player limit only, no budget)', async () => {
@@ -68,47 +143,47 @@ describe('initialize while new-player work is shed (scripted admission, counted 
       `INSERT INTO players (user_id, created_at) VALUES ('shed-ret-1', now() - interval '1 day')`,
     );
     await c.end();
-    shedInit = true;
-    const res = await t.call('shed-ret-1', 'POST', '/v1/challenges/initialize');
+    held = new HeldSlot(t, 'shed-b');
+    await held.hold(true);
+    const spent = await budget();
+    const call = t.call('shed-ret-1', 'POST', '/v1/challenges/initialize');
+    // It evicts the queued initialisation (a lower class) and waits for the slot.
+    const evicted = await held.queued!;
+    expect(evicted.status).toBe(503);
+    await held.release();
+    held = undefined;
+    const res = await call;
     expect(res.status).toBe(200);
     expect(res.body.newAssignments).toBe(0);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    expect(await bucketOf('shed-ret-1')).toBe(1);
+    expect(await budget()).toBe(spent);
   });
 
   test('not shedding: a new player takes the per-player limit and a budget slot, and is created', async () => {
+    const spent = await budget();
     const res = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
     expect(res.status).toBe(200);
     expect(res.body.newAssignments).toBeGreaterThan(0);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 1, ingest: 0 });
+    expect(await bucketOf('shed-new-2')).toBe(1);
+    expect(await budget()).not.toBe(spent);
     // now known to this pod: no budget the next time, even while init is shed
-    shedInit = true;
-    reset();
-    const again = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
-    expect(again.status).toBe(200);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    held = new HeldSlot(t, 'shed-c');
+    await held.hold(true);
+    const spentNow = await budget();
+    const again = t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
+    expect((await held.queued!).status).toBe(503); // evicted: shed-new-2 went on as a returning player
+    await held.release();
+    held = undefined;
+    expect((await again).status).toBe(200);
+    expect(await budget()).toBe(spentNow);
   });
 });
 
-describe('player calls read the facts alongside the rate-limit round trip (scripted admission)', () => {
+describe('player calls read the facts alongside the rate-limit round trip (admission held by real load)', () => {
   let t: TestService;
-  let hold: (() => Promise<void>) | null = null;
-  const admission: Admission = {
-    run: async (_cls, _deadline, fn) => {
-      if (hold) await hold();
-      return fn();
-    },
-    wouldRefuse: () => false,
-    check: () => null,
-  };
-  const limits: RateLimits = {
-    player: async () => undefined,
-    newPlayer: async () => undefined,
-    tryNewPlayer: async () => true,
-    ingest: async () => undefined,
-  };
 
   beforeAll(async () => {
-    t = await startTestService({ overrides: { admission, limits } });
+    t = await startTestService({ env: { ...ONE_SLOT, ADMISSION_QUEUE_MAX: '8' } });
   });
   afterAll(async () => t.stop());
 
@@ -133,16 +208,18 @@ describe('player calls read the facts alongside the rate-limit round trip (scrip
   test('a call that waited in admission reads the facts again: a change made meanwhile is seen', async () => {
     await t.call('pre-1', 'POST', '/v1/challenges/initialize');
     expect((await firstSteps('pre-1')).status).not.toBe('completed');
-    // while the call waits for admission, the player's stat changes
-    hold = async () => {
-      await new Promise((r) => setTimeout(r, 20)); // the early read has answered by now
-      await setStat('pre-1', 1);
-      await new Promise((r) => setTimeout(r, 120));
-    };
+    const held = new HeldSlot(t, 'pre-h');
+    await held.hold(false);
     try {
-      expect((await firstSteps('pre-1')).status).toBe('completed');
+      // The call reads the facts (early), passes the limiter, and waits in admission's queue.
+      const before = await queueDepth();
+      const call = firstSteps('pre-1');
+      await until('the call queued in admission', async () => (await queueDepth()) > before);
+      await setStat('pre-1', 1); // the player's stat changes while the call waits
+      await held.release();
+      expect((await call).status).toBe('completed');
     } finally {
-      hold = null;
+      await held.release().catch(() => undefined);
     }
   });
 

@@ -1,30 +1,15 @@
-// Initialize at low load on the real service (PostgreSQL through PgBouncer, real adaptive admission):
-// per-hop timings asked for with X-Server-Timing: 1 and answered in Server-Timing (never otherwise);
-// and, however idle the pod, a new player is written only once the fleet budget said yes (the
-// limiter here is a scripted stand-in whose budget the test opens and closes; the budget over real
-// Redis is test/integration/redis-http.test.ts).
+// Initialize at low load on the real service (PostgreSQL through PgBouncer, real adaptive admission,
+// rate limits and the fleet's new-player budget on real Redis): per-hop timings asked for with
+// X-Server-Timing: 1 and answered in Server-Timing (never otherwise); and, however idle the pod, a
+// new player is written only once the fleet budget said yes (a pod whose budget is one slot, spent
+// by a first new player, refuses the next one; more on the budget in redis-http.test.ts).
 import { Client } from 'pg';
-import type { RateLimits } from '../../app/admission';
-import { unavailable } from '../../app/api/errors';
 import { startTestService, type TestService } from '../helpers/service';
 
 describe('initialize at low load', () => {
   let t: TestService;
-  /** Whether the fleet budget has a slot; when not, newPlayer refuses as the real limiter does. */
-  let budgetFree = true;
-  const limits: RateLimits = {
-    player: async () => undefined,
-    newPlayer: async () => {
-      if (!budgetFree)
-        throw unavailable('new-player initialisation budget exhausted; retry later', 1, 'OVERLOADED', {
-          reason: 'budget_exhausted',
-        });
-    },
-    tryNewPlayer: async () => budgetFree,
-    ingest: async () => undefined,
-  };
   beforeAll(async () => {
-    t = await startTestService({ overrides: { limits } });
+    t = await startTestService();
   });
   afterAll(async () => t.stop());
 
@@ -54,22 +39,33 @@ describe('initialize at low load', () => {
   });
 
   it('an idle pod still asks the fleet budget before writing a new player: refused, nothing written', async () => {
-    budgetFree = false;
+    // A pod of its own fleet (database, Redis keys) whose budget is one new player, refilled at 1/s,
+    // and no waiting for a slot.
+    const budget = await startTestService({
+      env: {
+        NEW_PLAYER_BUDGET_PER_SEC: '1',
+        NEW_PLAYER_BUDGET_BURST: '1',
+        NEW_PLAYER_BUDGET_MAX_WAIT_MS: '0',
+        RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
+      },
+    });
     try {
-      const r = await t.call('budget-first', 'POST', '/v1/challenges/initialize');
+      expect((await budget.call('budget-spends', 'POST', '/v1/challenges/initialize')).status).toBe(200);
+      const r = await budget.call('budget-first', 'POST', '/v1/challenges/initialize');
       expect(r.status).toBe(503);
       expect(r.body.error).toBe('OVERLOADED');
       expect(r.body.details.reason).toBe('budget_exhausted');
-      const pg = new Client({ connectionString: t.db.directUrl });
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const pg = new Client({ connectionString: budget.db.directUrl });
       await pg.connect();
       try {
-        const rows = await pg.query("SELECT 1 FROM players WHERE user_id = 'budget-first'");
-        expect(rows.rowCount).toBe(0);
+        const rows = await pg.query("SELECT user_id FROM players WHERE user_id LIKE 'budget-%'");
+        expect(rows.rows).toEqual([{ user_id: 'budget-spends' }]);
       } finally {
         await pg.end();
       }
     } finally {
-      budgetFree = true;
+      await budget.stop();
     }
   });
 
