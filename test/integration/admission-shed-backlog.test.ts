@@ -1,12 +1,13 @@
 // While new-player work is shed, the known-player lookups are bounded: with a statement's worth
 // (64) already waiting behind the two in flight, an unknown player is refused without a lookup.
 // Real service, its real adaptive admission and its rate limits on real Redis, PostgreSQL through
-// PgBouncer. The shedding is real: one admission slot, no queue, and that slot held by a new
-// player's initialize whose insert waits on a lock of the players table (taken on a direct
-// connection), so admission refuses every further initialisation; the same lock holds the lookups.
+// PgBouncer. The shedding is real (test/helpers/held-slot.ts): one admission slot and room for one
+// waiter, the slot held by a new player's initialize whose insert waits on a lock of the players
+// table (taken on a direct connection), a second one queued; admission now refuses every further
+// initialisation (but not the returning-player class); the same lock holds the lookups.
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { PLAYER_EXISTS_MAX_BACKLOG, playerExistsBacklog } from '../../app/store/players';
+import { HeldSlot } from '../helpers/held-slot';
 import { startTestService, type TestService } from '../helpers/service';
 
 describe('known-player lookups while init is shed (one admission slot held, locked table)', () => {
@@ -20,7 +21,10 @@ describe('known-player lookups while init is shed (one admission slot held, lock
         ADMISSION_INITIAL_LIMIT: '1',
         ADMISSION_MIN_LIMIT: '1',
         ADMISSION_MAX_LIMIT: '1',
-        ADMISSION_QUEUE_MAX: '0',
+        ADMISSION_QUEUE_MAX: '1',
+        ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
+        ADMISSION_LIFO_AFTER_MS: '600000',
+        PG_STATEMENT_TIMEOUT_MS: '60000',
         // the limiter stays on Redis on a busy machine (its keys are read below)
         RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
       },
@@ -32,29 +36,11 @@ describe('known-player lookups while init is shed (one admission slot held, lock
     await t.stop();
   });
 
-  const lockWaiters = async (c: Client) =>
-    Number(
-      (
-        await c.query(
-          `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'players'::regclass`,
-        )
-      ).rows[0].n,
-    );
-
   it('refuses an unknown player without a lookup once 64 lookups wait; the waiting ones finish after', async () => {
-    const lock = new Client({ connectionString: t.db.directUrl });
-    await lock.connect();
-    await lock.query('BEGIN');
-    await lock.query('LOCK TABLE players IN ACCESS EXCLUSIVE MODE');
+    const held = new HeldSlot(t, 'backlog', 'ACCESS EXCLUSIVE');
+    await held.hold(true);
     const waiting: Promise<{ status: number }>[] = [];
-    let holder: Promise<{ status: number }> | undefined;
     try {
-      // The slot is free: this new player is admitted and its insert waits on the lock.
-      holder = t.call('backlog-holder', 'POST', '/v1/challenges/initialize');
-      const until = Date.now() + 20_000;
-      while ((await lockWaiters(lock)) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      expect(await lockWaiters(lock)).toBeGreaterThanOrEqual(1);
-
       // Now init is shed: unknown players are looked up (two lookups in flight, held by the lock),
       // then a statement's worth queued behind them.
       for (let i = 0; i < 2 + PLAYER_EXISTS_MAX_BACKLOG; i++) {
@@ -70,10 +56,9 @@ describe('known-player lookups while init is shed (one admission slot held, lock
       // answered while the lookups ahead of it are still held: it never waited for one
       expect(playerExistsBacklog(t.svc.db)).toBe(PLAYER_EXISTS_MAX_BACKLOG);
     } finally {
-      await lock.query('COMMIT');
-      await lock.end();
+      await held.release(); // the holder's initialize then answers 200
     }
-    expect((await holder!).status).toBe(200);
+    expect((await held.queued!).status).toBe(200);
     // The lookups finish once the lock is gone: each player is unknown, so each call is refused or,
     // if the slot was free again by then, initialised; none is left hanging or answered otherwise.
     const after = await Promise.all(waiting);

@@ -11,10 +11,8 @@
 // itself: the per-player buckets and the fleet's new-player budget are keys there.
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { admissionQueueDepth } from '../../app/ops/metrics';
+import { HeldSlot, queueDepth, until } from '../helpers/held-slot';
 import { startTestService, type TestService } from '../helpers/service';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One slot, one waiter; no queue-delay shedding, no LIFO eviction: only the held load decides. */
 const ONE_SLOT = {
@@ -34,57 +32,6 @@ const ONE_SLOT = {
   NEW_PLAYER_BUDGET_PER_SEC: '1',
   NEW_PLAYER_BUDGET_BURST: '1000',
 };
-
-async function queueDepth(): Promise<number> {
-  return (await admissionQueueDepth.get()).values[0]?.value ?? 0;
-}
-
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** Holds the pod's only admission slot with a real request, and fills its queue when asked. */
-class HeldSlot {
-  private lock?: Client;
-  holder?: Promise<{ status: number }>;
-  queued?: Promise<{ status: number }>;
-  constructor(
-    private readonly t: TestService,
-    private readonly name: string,
-  ) {}
-
-  private async lockWaiters(): Promise<number> {
-    const r = await this.lock!.query(
-      `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'players'::regclass`,
-    );
-    return Number(r.rows[0].n);
-  }
-
-  /** The slot held (an insert waiting on the lock); with `fill`, a new player's init queued too. */
-  async hold(fill: boolean): Promise<void> {
-    this.lock = new Client({ connectionString: this.t.db.directUrl });
-    await this.lock.connect();
-    await this.lock.query('BEGIN');
-    await this.lock.query('LOCK TABLE players IN SHARE MODE'); // reads go on, inserts wait
-    this.holder = this.t.call(`${this.name}-holder`, 'POST', '/v1/challenges/initialize');
-    await until('the slot holder waiting on the lock', async () => (await this.lockWaiters()) >= 1);
-    if (!fill) return;
-    const before = await queueDepth();
-    this.queued = this.t.call(`${this.name}-queued`, 'POST', '/v1/challenges/initialize');
-    await until('a new player queued in admission', async () => (await queueDepth()) > before);
-  }
-
-  async release(): Promise<void> {
-    await this.lock?.query('COMMIT');
-    await this.lock?.end();
-    this.lock = undefined;
-    expect((await this.holder!).status).toBe(200);
-  }
-}
 
 describe('initialize while new-player work is shed (one admission slot held by real load)', () => {
   let t: TestService;
