@@ -1,6 +1,7 @@
 // Real load that holds a pod's admission for tests of what it refuses: one admission slot (the
 // pod's ADMISSION_*_LIMIT set to 1) taken by a new player's initialize whose insert waits on a lock
 // of the players table, and, when asked, a second new player's initialize waiting in the queue.
+import type Redis from 'ioredis';
 import { Client } from 'pg';
 import { admissionQueueDepth } from '../../app/ops/metrics';
 import type { TestService } from './service';
@@ -63,4 +64,32 @@ export class HeldSlot {
     this.lock = undefined;
     expect((await this.holder!).status).toBe(200);
   }
+}
+
+export interface LimiterCalls {
+  calls: number;
+  booked: number;
+}
+
+/**
+ * Limiter decisions made so far on a Redis the suite has to itself (every decision is one script
+ * call; INFO commandstats counts them) and new-player budget slots booked (the budget's key holds
+ * its next free time in microseconds; at one slot a second each booking moves it one second on).
+ */
+export async function limiterCalls(redis: Redis, budgetKey: string): Promise<LimiterCalls> {
+  const stats = await redis.info('commandstats');
+  let calls = 0;
+  for (const m of stats.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
+  return { calls, booked: Math.round(Number(await redis.get(budgetKey)) / 1e6) };
+}
+
+/** Per-player limit calls and budget bookings since `from`. */
+export async function limiterCallsSince(
+  redis: Redis,
+  budgetKey: string,
+  from: LimiterCalls,
+): Promise<{ player: number; budget: number }> {
+  const now = await limiterCalls(redis, budgetKey);
+  const budget = now.booked - from.booked;
+  return { player: now.calls - from.calls - budget, budget };
 }

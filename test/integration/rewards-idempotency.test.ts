@@ -1,7 +1,8 @@
 // Idempotency-Key on player POST/PUT routes, stored in real PostgreSQL through PgBouncer, with the
 // service's real admission and its rate limits on real Redis. The refusals that must not be stored
 // under a key are real ones: a 503 from an admission slot held by a request waiting on a table
-// lock, a 429 from the per-player bucket in Redis.
+// lock, a 429 from the per-player bucket in Redis (overdrawn by the test).
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import { pruneIdempotencyKeys } from '../../app/idempotency';
 import { startTestService, type TestService } from '../helpers/service';
@@ -138,34 +139,29 @@ describe('Idempotency-Key on player POST/PUT routes', () => {
   });
 
   test('a 429 answer (per-player bucket in Redis) is not stored: the retry with the same key runs', async () => {
-    // Another pod of the fleet with a bucket of 2 per player, refilled at 1/s.
-    const tight = await startTestService({
-      db: t.db,
-      env: {
-        RATE_LIMIT_PLAYER_PER_SEC: '1',
-        RATE_LIMIT_PLAYER_BURST: '2',
-        RATE_LIMIT_REDIS_TIMEOUT_MS: '2000',
-      },
-    });
+    await completeFirstSteps(t.svc.db, ['idem-429']);
+    // The player's bucket in Redis, overdrawn by 100 tokens (5 s at the default 20/s): the limiter's
+    // script reads it and refuses the next call.
+    const redis = new Redis(t.cfg.REDIS_URL!);
     try {
-      await completeFirstSteps(t.svc.db, ['idem-429']);
-      for (let i = 0; i < 2; i++)
-        expect((await raw('idem-429', 'GET', '/v1/challenges', undefined, undefined, tight)).status).toBe(
-          200,
-        );
-      const refused = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key', tight);
-      expect(refused.status).toBe(429);
-      const wait = Number(refused.headers.get('retry-after'));
-      expect(wait).toBeGreaterThanOrEqual(1);
-      expect(await claimCount('idem-429')).toBe(0);
-      await new Promise((r) => setTimeout(r, wait * 1000 + 100));
-      const retried = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key', tight);
-      expect(retried.status).toBe(200);
-      expect(retried.headers.get('idempotent-replayed')).toBeNull();
-      expect(await claimCount('idem-429')).toBe(1);
+      const [sec, us] = await redis.time();
+      await redis.hset(`${t.cfg.RATE_LIMIT_KEY_PREFIX}player:idem-429`, {
+        tokens: '-100',
+        ts_us: String(Number(sec) * 1e6 + Number(us)),
+      });
     } finally {
-      await tight.stop();
+      redis.disconnect();
     }
+    const refused = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key');
+    expect(refused.status).toBe(429);
+    const wait = Number(refused.headers.get('retry-after'));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(await claimCount('idem-429')).toBe(0);
+    await new Promise((r) => setTimeout(r, wait * 1000 + 200));
+    const retried = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key');
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(await claimCount('idem-429')).toBe(1);
   });
 
   test('a 4xx answer is stored and replayed under its key, even after the state changed', async () => {
