@@ -1,4 +1,8 @@
-// Start the real service in-process (uWS + express on free ports) against a test database.
+// Start the real service in-process (uWS + express on free ports) against a test database and, by
+// default, the real Redis of scripts/with-services.sh (rate limits, new-player budget, event queue
+// and bus, catalog nudges), as in production. Services on one test database share their Redis keys
+// (one fleet); other databases' services never see them.
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { mintToken } from '../../app/api/auth';
 import { loadConfig, type Config } from '../../app/config';
@@ -37,6 +41,29 @@ export interface TestServiceOptions {
   /** Connect through PgBouncer (default) or directly. */
   viaPgBouncer?: boolean;
   db?: TestDatabase;
+  /**
+   * No REDIS_URL: the in-memory limiter, queue and bus of embedded mode (`make run`). Only for
+   * tests about that mode; every other suite runs on real Redis.
+   */
+  inMemoryMode?: boolean;
+}
+
+/** Redis settings for a service on `db`: keys of that database's fleet, a consumer of its own. */
+export function redisEnv(db: TestDatabase): Record<string, string> {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is not set: run tests through scripts/with-services.sh (make test)');
+  const p = `test:${db.name}`;
+  return {
+    REDIS_URL: url,
+    RATE_LIMIT_KEY_PREFIX: `${p}:rl:`,
+    EVENTS_STREAM_KEY: `${p}:events`,
+    EVENTS_PUSH_CHANNEL: `${p}:push`,
+    EVENTS_PRESENCE_KEY: `${p}:presence`,
+    EVENTS_CONSUMER: `${p}:${randomBytes(3).toString('hex')}`,
+    CATALOG_REDIS_CHANNEL: `${p}:catalog`,
+    // a blocked read ends soon enough for a quick shutdown
+    EVENTS_READ_BLOCK_MS: '200',
+  };
 }
 
 export async function startTestService(opts: TestServiceOptions = {}): Promise<TestService> {
@@ -54,6 +81,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     SERVICE_API_KEYS: TEST_API_KEY,
     DEV_MODE: '1',
     LOG_LEVEL: 'silent',
+    ...(opts.inMemoryMode ? {} : redisEnv(db)),
     ...opts.env,
   });
   const log = pino({ level: cfg.LOG_LEVEL });

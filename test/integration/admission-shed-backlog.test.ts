@@ -1,66 +1,83 @@
 // While new-player work is shed, the known-player lookups are bounded: with a statement's worth
 // (64) already waiting behind the two in flight, an unknown player is refused without a lookup.
-// Real service and PostgreSQL through PgBouncer; the lookups are held by a table lock taken on a
-// direct connection; the admission decision is scripted (init shed) and the limits are counted.
-import { Client } from 'pg';
-import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { KnownPlayers } from '../../app/admission/knownPlayers';
-import { unavailable } from '../../app/api/errors';
+// Real service, its real adaptive admission and its rate limits on real Redis, PostgreSQL through
+// PgBouncer. The shedding is real (test/helpers/held-slot.ts): one admission slot and room for one
+// waiter, the slot held by a new player's initialize whose insert waits on a lock of the players
+// table (taken on a direct connection), a second one queued; admission now refuses every further
+// initialisation (but not the returning-player class); the same lock holds the lookups. Limiter
+// round trips are counted on a Redis of the suite's own (INFO commandstats).
+import Redis from 'ioredis';
 import { PLAYER_EXISTS_MAX_BACKLOG, playerExistsBacklog } from '../../app/store/players';
+import { HeldSlot, limiterCalls } from '../helpers/held-slot';
+import { OwnRedis } from '../helpers/own-redis';
 import { startTestService, type TestService } from '../helpers/service';
 
-describe('known-player lookups while init is shed (scripted admission, locked table)', () => {
+describe('known-player lookups while init is shed (one admission slot held, locked table)', () => {
   let t: TestService;
-  let limiterCalls = 0;
-  const admission: Admission = {
-    run: (_cls, _deadline, fn) => fn(),
-    wouldRefuse: (cls: AdmissionClass) => cls === 'init',
-    check: (cls: AdmissionClass) =>
-      cls === 'init' ? unavailable('shed', 1, 'OVERLOADED', { reason: 'deadline' }) : null,
-  };
-  const limits: RateLimits = {
-    player: async () => void limiterCalls++,
-    newPlayer: async () => void limiterCalls++,
-    tryNewPlayer: async () => {
-      limiterCalls++;
-      return true;
-    },
-    ingest: async () => undefined,
-  };
+  let own: OwnRedis;
+  let redis: Redis;
+  const calls = async () => (await limiterCalls(redis, 'none')).calls;
 
   beforeAll(async () => {
+    // A Redis of the suite's own: its script calls are this pod's limiter decisions only.
+    own = await OwnRedis.create();
     t = await startTestService({
-      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
-      env: { REQUEST_DEADLINE_MS: '60000' },
+      env: {
+        REQUEST_DEADLINE_MS: '60000',
+        ADMISSION_INITIAL_LIMIT: '1',
+        ADMISSION_MIN_LIMIT: '1',
+        ADMISSION_MAX_LIMIT: '1',
+        ADMISSION_QUEUE_MAX: '1',
+        ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
+        ADMISSION_LIFO_AFTER_MS: '600000',
+        PG_STATEMENT_TIMEOUT_MS: '60000',
+        // the limiter stays on Redis on a busy machine (its keys are read below)
+        RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+        REDIS_URL: own.url,
+      },
     });
+    redis = new Redis(own.url);
+    // the limiter's scripts loaded (a first EVALSHA meets NOSCRIPT and is sent again as EVAL)
+    expect((await t.call('backlog-warm', 'POST', '/v1/challenges/initialize')).status).toBe(200);
   });
-  afterAll(async () => t.stop());
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.stop();
+    await own?.remove();
+  });
 
   it('refuses an unknown player without a lookup once 64 lookups wait; the waiting ones finish after', async () => {
-    const lock = new Client({ connectionString: t.db.directUrl });
-    await lock.connect();
-    await lock.query('BEGIN');
-    await lock.query('LOCK TABLE players IN ACCESS EXCLUSIVE MODE');
+    const held = new HeldSlot(t, 'backlog', 'ACCESS EXCLUSIVE');
+    const start = await calls();
+    await held.hold(true);
+    // the control: holder and queued init each took the per-player limit and a budget slot
+    expect((await calls()) - start).toBe(4);
     const waiting: Promise<{ status: number }>[] = [];
     try {
-      // two lookups in flight (held by the lock), then a statement's worth queued behind them
+      // Now init is shed: unknown players are looked up (two lookups in flight, held by the lock),
+      // then a statement's worth queued behind them.
       for (let i = 0; i < 2 + PLAYER_EXISTS_MAX_BACKLOG; i++) {
         waiting.push(t.call(`backlog-${i}`, 'POST', '/v1/challenges/initialize'));
       }
       while (playerExistsBacklog(t.svc.db) < PLAYER_EXISTS_MAX_BACKLOG)
         await new Promise((r) => setTimeout(r, 20));
 
+      const before = await calls();
       const refused = await t.call('backlog-over', 'POST', '/v1/challenges/initialize');
       expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ error: 'OVERLOADED', details: { reason: 'queue_full' } });
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       // answered while the lookups ahead of it are still held: it never waited for one
       expect(playerExistsBacklog(t.svc.db)).toBe(PLAYER_EXISTS_MAX_BACKLOG);
+      // no limiter round trip: neither it nor the players waiting on their lookups made one
+      expect((await calls()) - before).toBe(0);
     } finally {
-      await lock.query('COMMIT');
-      await lock.end();
+      await held.release(); // the holder's initialize then answers 200
     }
+    expect((await held.queued!).status).toBe(200);
+    // The lookups finish once the lock is gone: each player is unknown, so each call is refused or,
+    // if the slot was free again by then, initialised; none is left hanging or answered otherwise.
     const after = await Promise.all(waiting);
-    expect(new Set(after.map((r) => r.status))).toEqual(new Set([503]));
-    expect(limiterCalls).toBe(0);
+    for (const r of after) expect([200, 503]).toContain(r.status);
   });
 });

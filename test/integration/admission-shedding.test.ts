@@ -1,45 +1,75 @@
 // While admission sheds new-player work, initialize refuses unknown players before any limiter
-// round trip, and still serves returning players this pod has not seen. Real service and real
-// PostgreSQL through PgBouncer; the admission decision is scripted (shedding on/off) and the rate
-// limits are counted, so the test can tell which calls a request made.
+// round trip, and still serves returning players this pod has not seen. Real service, its real
+// adaptive admission and its rate limits on real Redis, PostgreSQL through PgBouncer.
+//
+// The shedding is made with real load: the pod has one admission slot and room for one waiter.
+// A new player's initialize takes the slot and its insert waits on a lock of the players table
+// (reads go on); a second new player's initialize waits in the queue. Now a further
+// initialisation is refused (queue full, nothing of lower priority to evict), while a returning
+// player's call (a higher class) evicts the queued initialisation and waits for the slot, which
+// the test frees by releasing the lock. Which limiter calls a request made is read from a Redis of
+// the suite's own: every limiter decision is one script call (INFO commandstats counts them), and
+// the fleet's new-player budget is a key whose next free time moves one second per booking.
+import Redis from 'ioredis';
 import { Client } from 'pg';
-import type { Admission, AdmissionClass, RateLimits } from '../../app/admission';
-import { KnownPlayers } from '../../app/admission/knownPlayers';
-import { unavailable } from '../../app/api/errors';
+import {
+  HeldSlot,
+  limiterCalls,
+  limiterCallsSince,
+  queueDepth,
+  until,
+  type LimiterCalls,
+} from '../helpers/held-slot';
+import { OwnRedis } from '../helpers/own-redis';
 import { startTestService, type TestService } from '../helpers/service';
 
-describe('initialize while new-player work is shed (scripted admission, counted limits)', () => {
+/** One slot, one waiter; no queue-delay shedding, no LIFO eviction: only the held load decides. */
+const ONE_SLOT = {
+  REQUEST_DEADLINE_MS: '30000',
+  ADMISSION_INITIAL_LIMIT: '1',
+  ADMISSION_MIN_LIMIT: '1',
+  ADMISSION_MAX_LIMIT: '1',
+  ADMISSION_QUEUE_MAX: '1',
+  ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
+  ADMISSION_LIFO_AFTER_MS: '600000',
+  PG_STATEMENT_TIMEOUT_MS: '30000',
+  // the limiter stays on Redis on a busy machine (its keys are read below)
+  RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+  // The budget's key holds its next free time (GCRA): at one slot a second each booking moves it a
+  // second on; with a burst of 1,000 a key set ten minutes ahead still admits every booking.
+  NEW_PLAYER_BUDGET_PER_SEC: '1',
+  NEW_PLAYER_BUDGET_BURST: '1000',
+};
+
+describe('initialize while new-player work is shed (one admission slot held by real load)', () => {
   let t: TestService;
-  let shedInit = false;
-  const calls: Record<keyof RateLimits, number> = { player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 };
-  const admission: Admission = {
-    run: (_cls, _deadline, fn) => fn(),
-    wouldRefuse: (cls: AdmissionClass) => shedInit && cls === 'init',
-    check: (cls: AdmissionClass) =>
-      shedInit && cls === 'init' ? unavailable('shed', 1, 'OVERLOADED', { reason: 'deadline' }) : null,
-  };
-  const limits: RateLimits = {
-    player: async () => void calls.player++,
-    newPlayer: async () => void calls.newPlayer++,
-    tryNewPlayer: async () => {
-      calls.tryNewPlayer++;
-      return true;
-    },
-    ingest: async () => void calls.ingest++,
-  };
-  const reset = () => Object.keys(calls).forEach((k) => (calls[k as keyof RateLimits] = 0));
+  let own: OwnRedis;
+  let redis: Redis;
+  let held: HeldSlot | undefined;
+  let budgetKey: string;
 
   beforeAll(async () => {
-    t = await startTestService({
-      // the known-player memory is on with admission; these tests bring their own admission
-      overrides: { admission, limits, knownPlayers: new KnownPlayers(1000) },
-    });
+    own = await OwnRedis.create();
+    t = await startTestService({ env: { ...ONE_SLOT, REDIS_URL: own.url } });
+    redis = new Redis(own.url);
+    budgetKey = `${t.cfg.RATE_LIMIT_KEY_PREFIX}new-player`;
+    const [sec, us] = await redis.time();
+    await redis.set(budgetKey, String((Number(sec) + 600) * 1e6 + Number(us)), 'PX', 900_000);
+    // the limiter's scripts loaded (a first EVALSHA meets NOSCRIPT and is sent again as EVAL)
+    expect((await t.call('shed-warm', 'POST', '/v1/challenges/initialize')).status).toBe(200);
   });
-  afterAll(async () => t.stop());
-  beforeEach(() => {
-    shedInit = false;
-    reset();
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.stop();
+    await own?.remove();
   });
+  afterEach(async () => {
+    await held?.release().catch(() => undefined);
+    held = undefined;
+  });
+
+  const limiter = () => limiterCalls(redis, budgetKey);
+  const since = (from: LimiterCalls) => limiterCallsSince(redis, budgetKey, from);
 
   async function playerExists(userId: string): Promise<boolean> {
     const c = new Client({ connectionString: t.db.directUrl });
@@ -52,12 +82,20 @@ describe('initialize while new-player work is shed (scripted admission, counted 
   }
 
   test('an unknown player is refused with 503 + Retry-After, no limiter call, nothing written', async () => {
-    shedInit = true;
+    held = new HeldSlot(t, 'shed-a');
+    const start = await limiter();
+    await held.hold(true);
+    // the control: the holder and the queued init each took the per-player limit and a budget slot
+    expect(await since(start)).toEqual({ player: 2, budget: 2 });
+    const before = await limiter();
     const res = await t.call('shed-new-1', 'POST', '/v1/challenges/initialize');
     expect(res.status).toBe(503);
-    expect(res.body.error).toBe('OVERLOADED');
+    expect(res.body).toMatchObject({ error: 'OVERLOADED', details: { reason: 'queue_full' } });
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(calls).toEqual({ player: 0, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    expect(await since(before)).toEqual({ player: 0, budget: 0 });
+    await held.release();
+    expect((await held.queued!).status).toBe(200); // the queued init got the slot after the holder
+    held = undefined;
     expect(await playerExists('shed-new-1')).toBe(false);
   });
 
@@ -68,47 +106,45 @@ describe('initialize while new-player work is shed (scripted admission, counted 
       `INSERT INTO players (user_id, created_at) VALUES ('shed-ret-1', now() - interval '1 day')`,
     );
     await c.end();
-    shedInit = true;
-    const res = await t.call('shed-ret-1', 'POST', '/v1/challenges/initialize');
+    held = new HeldSlot(t, 'shed-b');
+    await held.hold(true);
+    const before = await limiter();
+    const call = t.call('shed-ret-1', 'POST', '/v1/challenges/initialize');
+    // It evicts the queued initialisation (a lower class) and waits for the slot.
+    const evicted = await held.queued!;
+    expect(evicted.status).toBe(503);
+    await held.release();
+    held = undefined;
+    const res = await call;
     expect(res.status).toBe(200);
     expect(res.body.newAssignments).toBe(0);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    expect(await since(before)).toEqual({ player: 1, budget: 0 });
   });
 
   test('not shedding: a new player takes the per-player limit and a budget slot, and is created', async () => {
+    const before = await limiter();
     const res = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
     expect(res.status).toBe(200);
     expect(res.body.newAssignments).toBeGreaterThan(0);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 1, ingest: 0 });
+    expect(await since(before)).toEqual({ player: 1, budget: 1 });
     // now known to this pod: no budget the next time, even while init is shed
-    shedInit = true;
-    reset();
-    const again = await t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
-    expect(again.status).toBe(200);
-    expect(calls).toEqual({ player: 1, newPlayer: 0, tryNewPlayer: 0, ingest: 0 });
+    held = new HeldSlot(t, 'shed-c');
+    await held.hold(true);
+    const beforeAgain = await limiter();
+    const again = t.call('shed-new-2', 'POST', '/v1/challenges/initialize');
+    expect((await held.queued!).status).toBe(503); // evicted: shed-new-2 went on as a returning player
+    await held.release();
+    held = undefined;
+    expect((await again).status).toBe(200);
+    expect(await since(beforeAgain)).toEqual({ player: 1, budget: 0 });
   });
 });
 
-describe('player calls read the facts alongside the rate-limit round trip (scripted admission)', () => {
+describe('player calls read the facts alongside the rate-limit round trip (admission held by real load)', () => {
   let t: TestService;
-  let hold: (() => Promise<void>) | null = null;
-  const admission: Admission = {
-    run: async (_cls, _deadline, fn) => {
-      if (hold) await hold();
-      return fn();
-    },
-    wouldRefuse: () => false,
-    check: () => null,
-  };
-  const limits: RateLimits = {
-    player: async () => undefined,
-    newPlayer: async () => undefined,
-    tryNewPlayer: async () => true,
-    ingest: async () => undefined,
-  };
 
   beforeAll(async () => {
-    t = await startTestService({ overrides: { admission, limits } });
+    t = await startTestService({ env: { ...ONE_SLOT, ADMISSION_QUEUE_MAX: '8' } });
   });
   afterAll(async () => t.stop());
 
@@ -133,16 +169,19 @@ describe('player calls read the facts alongside the rate-limit round trip (scrip
   test('a call that waited in admission reads the facts again: a change made meanwhile is seen', async () => {
     await t.call('pre-1', 'POST', '/v1/challenges/initialize');
     expect((await firstSteps('pre-1')).status).not.toBe('completed');
-    // while the call waits for admission, the player's stat changes
-    hold = async () => {
-      await new Promise((r) => setTimeout(r, 20)); // the early read has answered by now
-      await setStat('pre-1', 1);
-      await new Promise((r) => setTimeout(r, 120));
-    };
+    const held = new HeldSlot(t, 'pre-h');
+    await held.hold(false);
     try {
-      expect((await firstSteps('pre-1')).status).toBe('completed');
+      // The call reads the facts (early), passes the limiter, and waits in admission's queue.
+      const before = await queueDepth();
+      const call = firstSteps('pre-1');
+      await until('the call queued in admission', async () => (await queueDepth()) > before);
+      await new Promise((r) => setTimeout(r, 100)); // its early read has answered by now
+      await setStat('pre-1', 1); // the player's stat changes while the call waits
+      await held.release();
+      expect((await call).status).toBe('completed');
     } finally {
-      hold = null;
+      await held.release().catch(() => undefined);
     }
   });
 

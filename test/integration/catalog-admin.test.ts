@@ -279,6 +279,7 @@ describe('admin-published catalogs across two api instances (real PostgreSQL + R
   test('an instance without Redis picks a publish up by polling PostgreSQL', async () => {
     const c = await startTestService({
       db,
+      inMemoryMode: true,
       modules: [catalogModule],
       env: env({ CATALOG_POLL_INTERVAL_MS: '200' }),
     });

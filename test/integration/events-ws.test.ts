@@ -143,6 +143,7 @@ describe('WebSocket pushes', () => {
 describe('embedded mode (no REDIS_URL): in-memory queue and bus', () => {
   test('an ingested event is applied by the in-process worker and pushed to the player socket', async () => {
     const t = await startTestService({
+      inMemoryMode: true,
       modules: [eventsModule()],
       env: { EVENTS_READ_BLOCK_MS: '200', SHUTDOWN_GRACE_MS: '3000' },
     });

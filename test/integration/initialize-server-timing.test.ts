@@ -1,30 +1,16 @@
-// Initialize at low load on the real service (PostgreSQL through PgBouncer, real adaptive admission):
-// per-hop timings asked for with X-Server-Timing: 1 and answered in Server-Timing (never otherwise);
-// and, however idle the pod, a new player is written only once the fleet budget said yes (the
-// limiter here is a scripted stand-in whose budget the test opens and closes; the budget over real
-// Redis is test/integration/redis-http.test.ts).
+// Initialize at low load on the real service (PostgreSQL through PgBouncer, real adaptive admission,
+// rate limits and the fleet's new-player budget on real Redis): per-hop timings asked for with
+// X-Server-Timing: 1 and answered in Server-Timing (never otherwise); and, however idle the pod, a
+// new player is written only once the fleet budget said yes (the budget's key in Redis is set to
+// "spent for the next hour"; the budget shared by two pods is in redis-http.test.ts).
+import Redis from 'ioredis';
 import { Client } from 'pg';
-import type { RateLimits } from '../../app/admission';
-import { unavailable } from '../../app/api/errors';
 import { startTestService, type TestService } from '../helpers/service';
 
 describe('initialize at low load', () => {
   let t: TestService;
-  /** Whether the fleet budget has a slot; when not, newPlayer refuses as the real limiter does. */
-  let budgetFree = true;
-  const limits: RateLimits = {
-    player: async () => undefined,
-    newPlayer: async () => {
-      if (!budgetFree)
-        throw unavailable('new-player initialisation budget exhausted; retry later', 1, 'OVERLOADED', {
-          reason: 'budget_exhausted',
-        });
-    },
-    tryNewPlayer: async () => budgetFree,
-    ingest: async () => undefined,
-  };
   beforeAll(async () => {
-    t = await startTestService({ overrides: { limits } });
+    t = await startTestService();
   });
   afterAll(async () => t.stop());
 
@@ -54,12 +40,17 @@ describe('initialize at low load', () => {
   });
 
   it('an idle pod still asks the fleet budget before writing a new player: refused, nothing written', async () => {
-    budgetFree = false;
+    // The fleet's budget in Redis, spent for the next hour: its key holds the budget's next free
+    // time (GCRA, microseconds), which the limiter's script reads and answers from.
+    const redis = new Redis(t.cfg.REDIS_URL!);
+    const budgetKey = `${t.cfg.RATE_LIMIT_KEY_PREFIX}new-player`;
     try {
+      await redis.set(budgetKey, String((Date.now() + 3_600_000) * 1000), 'PX', 60_000);
       const r = await t.call('budget-first', 'POST', '/v1/challenges/initialize');
       expect(r.status).toBe(503);
       expect(r.body.error).toBe('OVERLOADED');
       expect(r.body.details.reason).toBe('budget_exhausted');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       const pg = new Client({ connectionString: t.db.directUrl });
       await pg.connect();
       try {
@@ -69,8 +60,11 @@ describe('initialize at low load', () => {
         await pg.end();
       }
     } finally {
-      budgetFree = true;
+      await redis.del(budgetKey);
+      redis.disconnect();
     }
+    // The budget free again: the same player is admitted and written.
+    expect((await t.call('budget-first', 'POST', '/v1/challenges/initialize')).status).toBe(200);
   });
 
   it('sends no Server-Timing unless asked', async () => {

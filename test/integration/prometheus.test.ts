@@ -1,13 +1,14 @@
 // A real Prometheus (/usr/bin/prometheus) scrapes the in-process service every second and evaluates
 // dashboards/rules/alerts.yaml; the autoscaling queries of app/ops/autoscaling.ts and the recording
-// rules are then read back through Prometheus' HTTP API while a workload holds requests in flight and
-// while the event worker is paused (its apply statement blocked by a table lock), and after both end.
+// rules are then read back through Prometheus' HTTP API while a workload holds requests in flight (their
+// facts reads blocked by a lock of the players table, with the service's real admission and its rate
+// limits on real Redis) and while the event worker is paused (its apply statement blocked by a table
+// lock), and after both end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { noLimits, type Admission } from '../../app/admission';
 import { serviceModules } from '../../app/modules';
 import { apiLoadPerPodQuery, streamLagQuery, streamLagSecondsQuery } from '../../app/ops/autoscaling';
 import { ROOT } from '../../app/paths';
@@ -33,9 +34,8 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
   let prom: ChildProcess;
   let promUrl: string;
   let promLog = '';
-  /** While set, player requests wait here after being accepted (held in flight). */
-  let gate: Promise<void> | null = null;
-  let openGate: () => void = () => undefined;
+  /** While open, a transaction holding the players table (the held requests wait on it). */
+  let gate: Client | undefined;
 
   /** Instant query; the single sample's value, or null when the result is empty. */
   const query = async (promql: string): Promise<number | null> => {
@@ -58,14 +58,6 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
     );
 
   beforeAll(async () => {
-    const holding: Admission = {
-      check: () => null,
-      wouldRefuse: () => false,
-      run: async (cls, _deadline, fn) => {
-        if (cls !== 'events' && gate) await gate;
-        return fn();
-      },
-    };
     env = eventsEnv({
       REQUEST_DEADLINE_MS: '60000',
       EVENTS_READ_COUNT: '1',
@@ -74,7 +66,6 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
     t = await startTestService({
       modules: serviceModules(),
       env,
-      overrides: { admission: holding, limits: noLimits },
     });
 
     dir = mkdtempSync(path.join(os.tmpdir(), 'prometheus-test-'));
@@ -114,7 +105,7 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
   });
 
   afterAll(async () => {
-    openGate();
+    await gate?.end().catch(() => undefined);
     if (prom && prom.exitCode === null) {
       const exited = new Promise((r) => prom.once('exit', r));
       prom.kill('SIGTERM');
@@ -127,15 +118,23 @@ describe('Prometheus reads the autoscaling inputs and recording rules from a liv
 
   test('api load per pod counts the requests held in flight, then returns to 0; the recorded request rate is > 0', async () => {
     const held = 6;
-    gate = new Promise<void>((r) => (openGate = r));
+    for (let i = 0; i < held; i++) await t.call(`prom-load-${i}`, 'POST', '/v1/challenges/initialize');
+    // Hold the list calls in flight for real: their facts reads wait on a lock of the players table.
+    gate = new Client({ connectionString: t.db.directUrl });
+    await gate.connect();
+    await gate.query('BEGIN');
+    await gate.query('LOCK TABLE players IN ACCESS EXCLUSIVE MODE');
     const calls = Array.from({ length: held }, (_, i) => t.call(`prom-load-${i}`, 'GET', '/v1/challenges'));
 
     const load = apiLoadPerPodQuery();
-    expect(await until(load, (v) => v === held, 'api load per pod under load')).toBe(held);
-    expect(await until(RECORD.apiLoadPerPod, (v) => v === held, 'recorded api load per pod')).toBe(held);
-
-    gate = null;
-    openGate();
+    try {
+      expect(await until(load, (v) => v === held, 'api load per pod under load')).toBe(held);
+      expect(await until(RECORD.apiLoadPerPod, (v) => v === held, 'recorded api load per pod')).toBe(held);
+    } finally {
+      await gate.query('COMMIT');
+      await gate.end();
+      gate = undefined;
+    }
     for (const c of await Promise.all(calls)) expect(c.status).toBe(200);
 
     expect(await until(load, (v) => v === 0, 'api load per pod after the load')).toBe(0);

@@ -1,36 +1,34 @@
-// Idempotency-Key on player POST/PUT routes, stored in real PostgreSQL through PgBouncer.
-import { unavailable } from '../../app/api/errors';
-import { noLimits, type Admission } from '../../app/admission';
+// Idempotency-Key on player POST/PUT routes, stored in real PostgreSQL through PgBouncer, with the
+// service's real admission and its rate limits on real Redis. The refusals that must not be stored
+// under a key are real ones: a 503 from an admission slot held by a request waiting on a table
+// lock, a 429 from the per-player bucket in Redis (overdrawn by the test).
+import Redis from 'ioredis';
+import { Client } from 'pg';
 import { pruneIdempotencyKeys } from '../../app/idempotency';
 import { retentionDeletedRowsTotal } from '../../app/ops/metrics';
 import { startTestService, type TestService } from '../helpers/service';
-import { CLAIM_FIRST_STEPS, completeFirstSteps } from './rewards-receiver';
+import { CLAIM_FIRST_STEPS, completeFirstSteps, waitFor } from './rewards-receiver';
 
 describe('Idempotency-Key on player POST/PUT routes', () => {
   let t: TestService;
-  let refuseNext = 0;
-  const admission: Admission = {
-    check: () => null,
-    wouldRefuse: () => false,
-    run: async (_cls, _deadline, fn) => {
-      if (refuseNext > 0) {
-        refuseNext--;
-        throw unavailable('overloaded (test)', 1);
-      }
-      return fn();
-    },
-  };
 
   beforeAll(async () => {
-    t = await startTestService({ overrides: { admission, limits: noLimits } });
+    t = await startTestService();
   });
   afterAll(async () => t.stop());
 
-  async function raw(userId: string, method: string, path: string, body?: string, key?: string) {
-    const res = await fetch(`${t.base}${path}`, {
+  async function raw(
+    userId: string,
+    method: string,
+    path: string,
+    body?: string,
+    key?: string,
+    on: TestService = t,
+  ) {
+    const res = await fetch(`${on.base}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${await t.token(userId)}`,
+        authorization: `Bearer ${await on.token(userId)}`,
         ...(key === undefined ? {} : { 'idempotency-key': key }),
       },
       body,
@@ -89,16 +87,82 @@ describe('Idempotency-Key on player POST/PUT routes', () => {
   });
 
   test('a 503 answer is not stored: the retry with the same key runs and its answer is then kept', async () => {
-    await completeFirstSteps(t.svc.db, ['idem-503']);
-    refuseNext = 1;
-    const refused = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key');
-    expect(refused.status).toBe(503);
-    const retried = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key');
+    // A pod of the same fleet (database, Redis) with one admission slot and no queue-delay shedding
+    // beyond its default: a new player's initialize waiting on a lock of the players table holds
+    // the slot, so the claim, admitted past the edge and its key taken, waits and is refused 503.
+    const narrow = await startTestService({
+      db: t.db,
+      env: { ADMISSION_INITIAL_LIMIT: '1', ADMISSION_MIN_LIMIT: '1', ADMISSION_MAX_LIMIT: '1' },
+    });
+    const lock = new Client({ connectionString: t.db.directUrl });
+    await lock.connect();
+    try {
+      await completeFirstSteps(t.svc.db, ['idem-503']);
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE players IN SHARE MODE'); // reads go on, inserts wait
+      const holder = raw(
+        'idem-503-holder',
+        'POST',
+        '/v1/challenges/initialize',
+        undefined,
+        undefined,
+        narrow,
+      );
+      await waitFor(
+        'the initialize holding the slot waits on the lock',
+        async () =>
+          Number(
+            (
+              await lock.query(
+                `SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'players'::regclass`,
+              )
+            ).rows[0].n,
+          ) > 0,
+        10_000,
+      );
+      const refused = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key', narrow);
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.text)).toMatchObject({ error: 'OVERLOADED' });
+      await lock.query('COMMIT');
+      expect((await holder).status).toBe(200);
+      const retried = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key', narrow);
+      expect(retried.status).toBe(200);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      const third = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key');
+      expect(third.text).toBe(retried.text);
+      expect(third.headers.get('idempotent-replayed')).toBe('true');
+      expect(await claimCount('idem-503')).toBe(1);
+    } finally {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      await lock.end();
+      await narrow.stop();
+    }
+  });
+
+  test('a 429 answer (per-player bucket in Redis) is not stored: the retry with the same key runs', async () => {
+    await completeFirstSteps(t.svc.db, ['idem-429']);
+    // The player's bucket in Redis, overdrawn by 100 tokens (5 s at the default 20/s): the limiter's
+    // script reads it and refuses the next call.
+    const redis = new Redis(t.cfg.REDIS_URL!);
+    try {
+      const [sec, us] = await redis.time();
+      await redis.hset(`${t.cfg.RATE_LIMIT_KEY_PREFIX}player:idem-429`, {
+        tokens: '-100',
+        ts_us: String(Number(sec) * 1e6 + Number(us)),
+      });
+    } finally {
+      redis.disconnect();
+    }
+    const refused = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key');
+    expect(refused.status).toBe(429);
+    const wait = Number(refused.headers.get('retry-after'));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(await claimCount('idem-429')).toBe(0);
+    await new Promise((r) => setTimeout(r, wait * 1000 + 200));
+    const retried = await raw('idem-429', 'POST', CLAIM_FIRST_STEPS, undefined, 'limit-key');
     expect(retried.status).toBe(200);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
-    const third = await raw('idem-503', 'POST', CLAIM_FIRST_STEPS, undefined, 'retry-key');
-    expect(third.text).toBe(retried.text);
-    expect(third.headers.get('idempotent-replayed')).toBe('true');
+    expect(await claimCount('idem-429')).toBe(1);
   });
 
   test('a 4xx answer is stored and replayed under its key, even after the state changed', async () => {
