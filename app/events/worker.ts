@@ -390,7 +390,11 @@ export class EventWorker {
         if (!goals) continue;
         const open = goals.some(
           (g) =>
-            (c.value < 0 || g.requirement.targetValue <= c.value) &&
+            // periodEnd goals complete at their period's end (no record); groups and other operators
+            // are not judged from one stat here: their facts are read
+            g.evaluateAt !== 'periodEnd' &&
+            (c.value < 0 || g.requirementGroups !== undefined || g.requirement.operator !== '>=' ||
+              g.requirement.targetValue <= c.value) &&
             !this.completionKnown.has(`${c.userId}|${g.goalId}|${claimPeriodKey(g, now)}`),
         );
         if (!open) continue;
@@ -416,6 +420,7 @@ export class EventWorker {
           const views = new ViewBuilder(catalog, facts, now);
           for (const stat of stats) {
             for (const goal of catalog.goalsByStat.get(stat) ?? []) {
+              if (goal.evaluateAt === 'periodEnd') continue; // completed at its period's end
               const periodKey = claimPeriodKey(goal, now);
               const k = `${userId}|${goal.goalId}|${periodKey}`;
               if (this.completionKnown.has(k)) continue;
