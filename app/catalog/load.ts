@@ -333,7 +333,11 @@ function checkStats(raw: JsonObject, challenges: readonly Challenge[], problems:
     }
     first.set(d.statCode, i);
     const login = loginGoal.get(d.statCode);
-    if (login !== undefined && d.aggregation !== 'sum' && (AGGREGATIONS as readonly unknown[]).includes(d.aggregation)) {
+    if (
+      login !== undefined &&
+      d.aggregation !== 'sum' &&
+      (AGGREGATIONS as readonly unknown[]).includes(d.aggregation)
+    ) {
       problems.push({
         path: `stats[${i}].aggregation`,
         message: `must be sum: login goal "${login}" counts logins on this stat (a login increments it)`,

@@ -393,7 +393,9 @@ export class EventWorker {
             // periodEnd goals complete at their period's end (no record); groups and other operators
             // are not judged from one stat here: their facts are read
             g.evaluateAt !== 'periodEnd' &&
-            (c.value < 0 || g.requirementGroups !== undefined || g.requirement.operator !== '>=' ||
+            (c.value < 0 ||
+              g.requirementGroups !== undefined ||
+              g.requirement.operator !== '>=' ||
               g.requirement.targetValue <= c.value) &&
             !this.completionKnown.has(`${c.userId}|${g.goalId}|${claimPeriodKey(g, now)}`),
         );

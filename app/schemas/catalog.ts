@@ -295,7 +295,8 @@ function checkRequirementRules(f: FieldNames) {
       groups.forEach((g: unknown, i) => {
         if (isObject(g) && Array.isArray(g.predicates)) {
           g.predicates.forEach((p: unknown, j) => {
-            if (isObject(p)) ops.push({ op: p.operator, path: ['requirementGroups', i, 'predicates', j, 'operator'] });
+            if (isObject(p))
+              ops.push({ op: p.operator, path: ['requirementGroups', i, 'predicates', j, 'operator'] });
           });
         }
       });
