@@ -1,6 +1,7 @@
 // Catalog validation of #18 items 1 and 2: operators, requirementGroups, evaluateAt, declared stat
 // aggregations. Every problem names its JSON path.
-import { parseCatalog } from '../../app/catalog/load';
+import path from 'node:path';
+import { loadCatalogFile, parseCatalog } from '../../app/catalog/load';
 import { CatalogInvalidError, type CatalogProblem } from '../../app/domain/catalog';
 
 type Json = Record<string, unknown>;
@@ -228,4 +229,24 @@ describe('stats aggregation', () => {
       },
     ]);
   });
+});
+
+test('examples/catalog-rules.json loads and uses every rule of #18 items 1 and 2', () => {
+  const c = loadCatalogFile(path.resolve(__dirname, '../../examples/catalog-rules.json'));
+  const goals = [...c.goalById.values()];
+  const ops = new Set(
+    goals.flatMap((g) =>
+      (g.requirementGroups ?? [{ predicates: [g.requirement] }]).flatMap((x) =>
+        x.predicates.map((p) => p.operator),
+      ),
+    ),
+  );
+  expect([...ops].sort()).toEqual(['<', '<=', '==', '>', '>='].sort());
+  expect(goals.some((g) => g.requirementGroups && g.requirementGroups.length > 1)).toBe(true);
+  expect(goals.filter((g) => g.evaluateAt === 'periodEnd').map((g) => g.goalId)).toEqual([
+    'speed-demon',
+    'careful-day',
+    'exactly-ten',
+  ]);
+  expect(new Set(c.statAggregations!.values())).toEqual(new Set(['latest', 'sum', 'max', 'min']));
 });
