@@ -353,6 +353,7 @@ function buildIndex(challenges: readonly Challenge[], statAggregations: Map<stri
   const loginStats: string[] = [];
   const baselineSchedules = new Map<string, Set<Schedule>>();
   const defaultGoals: Goal[] = [];
+  const periodEndSchedules = new Set<Schedule>();
 
   for (const challenge of challenges) {
     challengeById.set(challenge.challengeId, challenge);
@@ -375,6 +376,7 @@ function buildIndex(challenges: readonly Challenge[], statAggregations: Map<stri
         }
       }
       if (goal.defaultAssigned) defaultGoals.push(goal);
+      if (goal.evaluateAt === 'periodEnd' && goal.rotation) periodEndSchedules.add(goal.rotation.schedule);
     }
   }
 
@@ -394,6 +396,9 @@ function buildIndex(challenges: readonly Challenge[], statAggregations: Map<stri
         : hashOf({ challenges, stats: [...statAggregations] }),
     challenges,
     ...(statAggregations.size > 0 ? { statAggregations } : {}),
+    ...(periodEndSchedules.size > 0
+      ? { periodEndSchedules: SCHEDULES.filter((s) => periodEndSchedules.has(s)) }
+      : {}),
     challengeById,
     goalById,
     goalsByStat,

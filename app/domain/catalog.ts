@@ -81,6 +81,9 @@ export interface Catalog {
   readonly loginStats: readonly string[];
   /** statCode -> schedules for which the worker must record a period baseline. */
   readonly baselineSchedulesByStat: ReadonlyMap<string, readonly Schedule[]>;
+  /** Schedules of periodEnd goals (present when there are some): reads also ship the claims of
+   *  the period before the current one, where those goals' claims belong. */
+  readonly periodEndSchedules?: readonly Schedule[];
   /** Goals with defaultAssigned=true, in catalog order. */
   readonly defaultGoals: readonly Goal[];
 }

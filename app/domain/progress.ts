@@ -22,6 +22,16 @@ export interface GoalView {
   readonly rewardStatus: 'granted' | 'pending' | 'dead' | null;
 }
 
+/**
+ * Period keys a read of a player's facts ships baselines and claims for: the current period of every
+ * schedule, plus the period before for schedules of periodEnd goals (their claims belong there).
+ */
+export function factPeriodKeys(catalog: Catalog, now: number): string[] {
+  const keys = [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
+  for (const s of catalog.periodEndSchedules ?? []) keys.push(previousPeriod(s, now).key);
+  return keys;
+}
+
 /** The current rotation period of a goal, or null when it does not rotate. */
 export function goalPeriod(goal: Goal, now: number): Period | null {
   return goal.rotation ? periodAt(goal.rotation.schedule, now) : null;

@@ -6,7 +6,7 @@ import { parseCatalog } from '../../app/catalog/load';
 import type { Goal, Operator, Requirement, RequirementGroup } from '../../app/domain/catalog';
 import { emptyFacts, factKey, type PlayerFacts, type StatFact } from '../../app/domain/facts';
 import { periodAt } from '../../app/domain/periods';
-import { claimPeriodKey, ViewBuilder } from '../../app/domain/progress';
+import { claimPeriodKey, factPeriodKeys, ViewBuilder } from '../../app/domain/progress';
 import { closestGroup, compare, threshold } from '../../app/domain/requirements';
 
 const OPS: Operator[] = ['>=', '>', '==', '!=', '<', '<='];
@@ -220,6 +220,13 @@ describe('periodEnd goals', () => {
     expect(goal.evaluateAt).toBe('periodEnd');
     expect(catalog.baselineSchedulesByStat.get('deaths_today')).toEqual(['daily']);
     expect(claimPeriodKey(goal, NOW)).toBe(yesterday.key);
+    // reads ship the claims of the period its claim belongs to
+    expect(factPeriodKeys(catalog, NOW)).toEqual([
+      today.key,
+      periodAt('weekly', NOW).key,
+      periodAt('monthly', NOW).key,
+      yesterday.key,
+    ]);
   });
 
   test('satisfied now but its period runs: in_progress, no completedAt', () => {
