@@ -5,6 +5,7 @@ import { ApiError, unavailable } from '../errors';
 import type { Authenticator } from '../auth/auth';
 import { json, jitteredRetryAfter, parseJson, type HttpServer } from './http';
 import type { Clock } from '../domain/clock';
+import type { Catalog } from '../domain/catalog';
 import { eventsIngestedTotal } from '../ops/metrics';
 import { validateEvents } from '../events/event';
 import { orThrow, parseEventsBody } from '../schemas/requests';
@@ -15,6 +16,8 @@ export interface IngestDeps {
   auth: Authenticator;
   queue: EventQueue;
   clock: Clock;
+  /** The live catalog: its stat declarations decide which event modes are accepted. */
+  catalog?: { readonly current: Catalog };
   maxBody: number;
   /** Per-client ingest budget and the events share of the pod's admission limit. */
   limits: RateLimits;
@@ -30,7 +33,12 @@ export function registerIngestRoute(http: HttpServer, deps: IngestDeps): void {
     async (ctx) => {
       const client = await deps.auth.service(ctx.headers.authorization, ctx.headers['x-api-key']);
       const events = orThrow(parseEventsBody(parseJson(ctx.body)));
-      const { valid, rejected } = validateEvents(events, deps.clock.now());
+      const aggregations = deps.catalog?.current.statAggregations;
+      const { valid, rejected } = validateEvents(
+        events,
+        deps.clock.now(),
+        aggregations ? (code) => aggregations.get(code) : undefined,
+      );
       if (valid.length > 0) {
         await deps.limits.ingest(client.id, valid.length);
         try {

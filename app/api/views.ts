@@ -19,6 +19,19 @@ function requirementJson(g: Goal) {
     statCode: g.requirement.statCode,
     operator: g.requirement.operator,
     targetValue: g.requirement.targetValue,
+    // only when declared, so answers for catalogs without them are unchanged
+    ...(g.requirementGroups
+      ? {
+          requirementGroups: g.requirementGroups.map((grp) => ({
+            predicates: grp.predicates.map((p) => ({
+              statCode: p.statCode,
+              operator: p.operator,
+              targetValue: p.targetValue,
+            })),
+          })),
+        }
+      : {}),
+    ...(g.evaluateAt ? { evaluateAt: g.evaluateAt } : {}),
   };
 }
 
@@ -36,7 +49,7 @@ export function goalViewJson(v: GoalView, now: number) {
     reward: rewardJson(g),
     prerequisites: g.prerequisites,
     progress: v.progress,
-    target: g.requirement.targetValue,
+    target: v.target,
     status: v.status,
     locked: v.locked,
     isActive: v.isActive,
@@ -73,7 +86,7 @@ export function assignedGoalJson(v: GoalView) {
     assignedAt: iso(v.assignedAt),
     expiresAt: iso(v.expiresAt),
     progress: v.progress,
-    target: g.requirement.targetValue,
+    target: v.target,
     status: v.status,
     completedAt: iso(v.completedAt),
   };
@@ -123,7 +136,7 @@ export function assignedGoalText(v: GoalView): string {
   return (
     textOf(v.goal).assignedHead +
     `${v.isActive},"assignedAt":${isoText(v.assignedAt)},"expiresAt":${isoText(v.expiresAt)},` +
-    `"progress":${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}",` +
+    `"progress":${v.progress},"target":${v.target},"status":"${v.status}",` +
     `"completedAt":${isoText(v.completedAt)}}`
   );
 }
@@ -133,7 +146,7 @@ export function goalViewText(v: GoalView, now: number): string {
     v.expiresAt === null ? 'null' : String(Math.max(0, Math.floor((v.expiresAt - now) / 1000)));
   return (
     textOf(v.goal).viewHead +
-    `${v.progress},"target":${v.goal.requirement.targetValue},"status":"${v.status}","locked":${v.locked},` +
+    `${v.progress},"target":${v.target},"status":"${v.status}","locked":${v.locked},` +
     `"isActive":${v.isActive},"assignedAt":${isoText(v.assignedAt)},"completedAt":${isoText(v.completedAt)},` +
     `"claimedAt":${isoText(v.claimedAt)},"expiresAt":${isoText(v.expiresAt)},"expiresInSeconds":${expiresIn},` +
     `"period":${v.period ? JSON.stringify(v.period.key) : 'null'},` +

@@ -9,12 +9,17 @@ import {
   type Catalog,
   type CatalogProblem,
   type Challenge,
+  type Aggregation,
   type Goal,
+  type Requirement,
+  type RequirementGroup,
   type Rotation,
   type Schedule,
 } from '../domain/catalog';
+import { requirementStats } from '../domain/requirements';
 import { MAX_ID_LENGTH } from '../limits';
 import {
+  AGGREGATIONS,
   catalogFieldProblems,
   challengeFields,
   EVENT_SOURCES,
@@ -22,6 +27,7 @@ import {
   isObject,
   LEGACY_FIELDS,
   OPERATORS,
+  PERIOD_END_OPERATORS,
   PROGRESS_MODES,
   REWARD_TYPES,
   ROTATION_TYPES,
@@ -107,6 +113,26 @@ function readPrerequisites(raw: JsonObject): { ids: string[]; indexes: number[] 
   return { ids, indexes };
 }
 
+function readGroups(raw: JsonObject): RequirementGroup[] | undefined {
+  if (!Array.isArray(raw.requirementGroups)) return undefined;
+  const groups: RequirementGroup[] = [];
+  for (const g of raw.requirementGroups as unknown[]) {
+    const predicates: Requirement[] = [];
+    const list = isObject(g) && Array.isArray(g.predicates) ? (g.predicates as unknown[]) : [];
+    for (const p of list) {
+      if (!isObject(p)) continue;
+      predicates.push({
+        statCode: str(p, 'statCode'),
+        operator: oneOf(p, 'operator', OPERATORS, '>='),
+        targetValue: int(p, 'targetValue'),
+        progressMode: 'absolute',
+      });
+    }
+    if (predicates.length > 0) groups.push({ predicates });
+  }
+  return groups.length > 0 ? groups : undefined;
+}
+
 function readGoal(raw: unknown, challengeId: string, path: string): GoalDraft | undefined {
   if (!isObject(raw)) return undefined;
   const f = goalFields(raw);
@@ -117,18 +143,29 @@ function readGoal(raw: unknown, challengeId: string, path: string): GoalDraft | 
   const rewardRaw = sub(raw, 'reward');
   const rotation = readRotation(raw, f);
   const prerequisites = readPrerequisites(raw);
+  const groups = readGroups(raw);
+  const requirement: Requirement = groups
+    ? groups[0]!.predicates[0]!
+    : {
+        statCode: str(req, f.statCode),
+        operator: oneOf(req, 'operator', OPERATORS, '>='),
+        targetValue: int(req, f.targetValue),
+        progressMode: oneOf(modeHolder, f.progressMode, PROGRESS_MODES, 'absolute'),
+      };
+  const periodEnd =
+    raw.evaluateAt === 'periodEnd' ||
+    (groups ?? [{ predicates: [requirement] }]).some((g) =>
+      g.predicates.some((p) => (PERIOD_END_OPERATORS as readonly string[]).includes(p.operator)),
+    );
   const goal: Goal = {
     goalId: str(raw, f.goalId),
     challengeId,
     name: str(raw, 'name'),
     description: str(raw, 'description'),
     eventSource: oneOf(raw, f.eventSource, EVENT_SOURCES, 'login'),
-    requirement: {
-      statCode: str(req, f.statCode),
-      operator: oneOf(req, 'operator', OPERATORS, '>='),
-      targetValue: int(req, f.targetValue),
-      progressMode: oneOf(modeHolder, f.progressMode, PROGRESS_MODES, 'absolute'),
-    },
+    requirement,
+    ...(groups ? { requirementGroups: groups } : {}),
+    ...(periodEnd ? { evaluateAt: 'periodEnd' as const } : {}),
     reward: {
       type: oneOf(rewardRaw, 'type', REWARD_TYPES, 'ITEM'),
       rewardId: str(rewardRaw, f.rewardId),
@@ -256,33 +293,90 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+const hashOf = (value: unknown): string =>
+  createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+
 export function catalogVersion(challenges: readonly Challenge[]): string {
-  return createHash('sha256').update(canonicalJson(challenges)).digest('hex').slice(0, 16);
+  return hashOf(challenges);
 }
 
-function buildIndex(challenges: readonly Challenge[]): Catalog {
+function readStats(raw: JsonObject): Map<string, Aggregation> {
+  const out = new Map<string, Aggregation>();
+  if (!Array.isArray(raw.stats)) return out;
+  for (const d of raw.stats as unknown[]) {
+    if (isObject(d) && typeof d.statCode === 'string' && !out.has(d.statCode)) {
+      out.set(d.statCode, oneOf(d, 'aggregation', AGGREGATIONS, 'latest'));
+    }
+  }
+  return out;
+}
+
+/** Duplicate declarations, and login goals on a stat not declared sum (a login increments it). */
+function checkStats(raw: JsonObject, challenges: readonly Challenge[], problems: Problems): void {
+  if (!Array.isArray(raw.stats)) return;
+  const first = new Map<string, number>();
+  const loginGoal = new Map<string, string>();
+  for (const c of challenges)
+    for (const g of c.goals)
+      if (g.eventSource === 'login')
+        for (const grp of g.requirementGroups ?? [{ predicates: [g.requirement] }])
+          for (const p of grp.predicates) if (!loginGoal.has(p.statCode)) loginGoal.set(p.statCode, g.goalId);
+  (raw.stats as unknown[]).forEach((d, i) => {
+    if (!isObject(d) || typeof d.statCode !== 'string') return;
+    const at = first.get(d.statCode);
+    if (at !== undefined) {
+      problems.push({
+        path: `stats[${i}].statCode`,
+        message: `duplicate stat "${d.statCode}" (first at stats[${at}])`,
+      });
+      return;
+    }
+    first.set(d.statCode, i);
+    const login = loginGoal.get(d.statCode);
+    if (
+      login !== undefined &&
+      d.aggregation !== 'sum' &&
+      (AGGREGATIONS as readonly unknown[]).includes(d.aggregation)
+    ) {
+      problems.push({
+        path: `stats[${i}].aggregation`,
+        message: `must be sum: login goal "${login}" counts logins on this stat (a login increments it)`,
+      });
+    }
+  });
+}
+
+function buildIndex(challenges: readonly Challenge[], statAggregations: Map<string, Aggregation>): Catalog {
   const challengeById = new Map<string, Challenge>();
   const goalById = new Map<string, Goal>();
   const goalsByStat = new Map<string, Goal[]>();
   const loginStats: string[] = [];
   const baselineSchedules = new Map<string, Set<Schedule>>();
   const defaultGoals: Goal[] = [];
+  const periodEndSchedules = new Set<Schedule>();
 
   for (const challenge of challenges) {
     challengeById.set(challenge.challengeId, challenge);
     for (const goal of challenge.goals) {
-      const stat = goal.requirement.statCode;
       goalById.set(goal.goalId, goal);
-      const sameStat = goalsByStat.get(stat);
-      if (sameStat) sameStat.push(goal);
-      else goalsByStat.set(stat, [goal]);
-      if (goal.eventSource === 'login' && !loginStats.includes(stat)) loginStats.push(stat);
-      if (goal.requirement.progressMode === 'relative' && goal.rotation?.onExpiry.resetProgress) {
-        const schedules = baselineSchedules.get(stat) ?? new Set<Schedule>();
-        schedules.add(goal.rotation.schedule);
-        baselineSchedules.set(stat, schedules);
+      for (const stat of requirementStats(goal)) {
+        const sameStat = goalsByStat.get(stat);
+        if (sameStat) sameStat.push(goal);
+        else goalsByStat.set(stat, [goal]);
+        if (goal.eventSource === 'login' && !loginStats.includes(stat)) loginStats.push(stat);
+        // relative rotating goals count from the period's start; periodEnd goals read the value at
+        // the end of the period before (the next period's baseline)
+        const needsBaseline =
+          (goal.requirement.progressMode === 'relative' || goal.evaluateAt === 'periodEnd') &&
+          goal.rotation?.onExpiry.resetProgress;
+        if (needsBaseline && goal.rotation) {
+          const schedules = baselineSchedules.get(stat) ?? new Set<Schedule>();
+          schedules.add(goal.rotation.schedule);
+          baselineSchedules.set(stat, schedules);
+        }
       }
       if (goal.defaultAssigned) defaultGoals.push(goal);
+      if (goal.evaluateAt === 'periodEnd' && goal.rotation) periodEndSchedules.add(goal.rotation.schedule);
     }
   }
 
@@ -295,8 +389,16 @@ function buildIndex(challenges: readonly Challenge[]): Catalog {
   }
 
   return {
-    version: catalogVersion(challenges),
+    // declared stats count in the version; a catalog without them keeps the hash it always had
+    version:
+      statAggregations.size === 0
+        ? catalogVersion(challenges)
+        : hashOf({ challenges, stats: [...statAggregations] }),
     challenges,
+    ...(statAggregations.size > 0 ? { statAggregations } : {}),
+    ...(periodEndSchedules.size > 0
+      ? { periodEndSchedules: SCHEDULES.filter((s) => periodEndSchedules.has(s)) }
+      : {}),
     challengeById,
     goalById,
     goalsByStat,
@@ -319,8 +421,10 @@ export function parseCatalog(raw: unknown): Catalog {
     if (draft) drafts.push(draft);
   });
   checkCrossReferences(drafts, problems);
+  const challenges = drafts.map((d) => d.challenge);
+  checkStats(raw, challenges, problems);
   if (problems.length > 0) throw new CatalogInvalidError(problems);
-  return buildIndex(drafts.map((d) => d.challenge));
+  return buildIndex(challenges, readStats(raw));
 }
 
 function looksLikeJson(text: string): boolean {

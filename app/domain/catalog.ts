@@ -6,11 +6,24 @@ export type ProgressMode = 'absolute' | 'relative';
 export type RewardType = 'ITEM' | 'WALLET';
 export type Schedule = 'daily' | 'weekly' | 'monthly';
 
+export type Operator = '>=' | '>' | '==' | '!=' | '<' | '<=';
+/** When a goal's requirement is judged: at once (reaching it completes the goal), or on the facts as
+ *  they stood at the end of its rotation period (`<`, `<=`, `!=` always are: they hold at the start). */
+export type EvaluateAt = 'immediate' | 'periodEnd';
+/** How the worker folds a stat's events: latest = set, sum = increment, max, min. */
+export type Aggregation = 'latest' | 'sum' | 'max' | 'min';
+
+/** One predicate on a stat: `value <operator> targetValue`. */
 export interface Requirement {
   readonly statCode: string;
-  readonly operator: '>=';
+  readonly operator: Operator;
   readonly targetValue: number;
   readonly progressMode: ProgressMode;
+}
+
+/** An AND of predicates; a goal's groups are an OR. */
+export interface RequirementGroup {
+  readonly predicates: readonly Requirement[];
 }
 
 export interface Reward {
@@ -32,7 +45,12 @@ export interface Goal {
   readonly name: string;
   readonly description: string;
   readonly eventSource: EventSource;
+  /** The single requirement, or the first predicate of the first group when `requirementGroups` is set. */
   readonly requirement: Requirement;
+  /** Present only when the catalog declares groups (else the goal is the one group [[requirement]]). */
+  readonly requirementGroups?: readonly RequirementGroup[];
+  /** Present only when periodEnd (declared, or implied by a `<`, `<=` or `!=` predicate). */
+  readonly evaluateAt?: 'periodEnd';
   readonly reward: Reward;
   readonly prerequisites: readonly string[];
   readonly defaultAssigned: boolean;
@@ -55,12 +73,17 @@ export interface Catalog {
   readonly challengeById: ReadonlyMap<string, Challenge>;
   /** Goal ids are unique across the whole catalog. */
   readonly goalById: ReadonlyMap<string, Goal>;
-  /** statCode -> goals whose requirement uses it. */
+  /** statCode -> declared aggregation (stats the catalog does not declare accept set and increment). */
+  readonly statAggregations?: ReadonlyMap<string, Aggregation>;
+  /** statCode -> goals whose requirement (any predicate of any group) uses it. */
   readonly goalsByStat: ReadonlyMap<string, readonly Goal[]>;
   /** Stat codes incremented by a login event (used by eventSource=login goals). */
   readonly loginStats: readonly string[];
   /** statCode -> schedules for which the worker must record a period baseline. */
   readonly baselineSchedulesByStat: ReadonlyMap<string, readonly Schedule[]>;
+  /** Schedules of periodEnd goals (present when there are some): reads also ship the claims of
+   *  the period before the current one, where those goals' claims belong. */
+  readonly periodEndSchedules?: readonly Schedule[];
   /** Goals with defaultAssigned=true, in catalog order. */
   readonly defaultGoals: readonly Goal[];
 }

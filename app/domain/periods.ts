@@ -60,3 +60,8 @@ function computePeriod(schedule: Schedule, now: number): Period {
 export function nextPeriod(schedule: Schedule, now: number): Period {
   return periodAt(schedule, periodAt(schedule, now).end);
 }
+
+/** The period right before the one containing `now` (not memoised: `periodAt`'s memo is per instant). */
+export function previousPeriod(schedule: Schedule, now: number): Period {
+  return computePeriod(schedule, computePeriod(schedule, now).start - 1);
+}

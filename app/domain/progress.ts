@@ -1,13 +1,16 @@
 // Pure: a goal's view is a function of (catalog goal, player facts, now). No I/O here.
 import type { Catalog, Challenge, Goal } from './catalog';
 import { factKey, type GoalStateFact, type PlayerFacts } from './facts';
-import { periodAt, type Period } from './periods';
+import { periodAt, previousPeriod, type Period } from './periods';
+import { closestGroup, requirementGroups, requirementStats } from './requirements';
 
 export type GoalStatus = 'not_started' | 'in_progress' | 'completed' | 'claimed';
 
 export interface GoalView {
   readonly goal: Goal;
   readonly progress: number;
+  /** Target of the closest requirement group's shown predicate (app/domain/requirements.ts). */
+  readonly target: number;
   readonly status: GoalStatus;
   readonly locked: boolean;
   readonly isActive: boolean;
@@ -19,14 +22,38 @@ export interface GoalView {
   readonly rewardStatus: 'granted' | 'pending' | 'dead' | null;
 }
 
+/**
+ * Period keys a read of a player's facts ships baselines and claims for: the current period of every
+ * schedule, plus the period before for schedules of periodEnd goals (their claims belong there).
+ */
+export function factPeriodKeys(catalog: Catalog, now: number): string[] {
+  const keys = [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
+  for (const s of catalog.periodEndSchedules ?? []) keys.push(previousPeriod(s, now).key);
+  return keys;
+}
+
 /** The current rotation period of a goal, or null when it does not rotate. */
 export function goalPeriod(goal: Goal, now: number): Period | null {
   return goal.rotation ? periodAt(goal.rotation.schedule, now) : null;
 }
 
-/** Claims of resetProgress goals belong to their period; other goals are claimed once, ever. */
+/** Claims of resetProgress goals belong to their period; other goals are claimed once, ever. A
+ *  periodEnd goal's claim belongs to the period whose end judged it: the one before the current. */
 export function claimPeriodKey(goal: Goal, now: number): string {
-  return goal.rotation?.onExpiry.resetProgress ? periodAt(goal.rotation.schedule, now).key : '';
+  if (!goal.rotation?.onExpiry.resetProgress) return '';
+  if (goal.evaluateAt === 'periodEnd') return previousPeriod(goal.rotation.schedule, now).key;
+  return periodAt(goal.rotation.schedule, now).key;
+}
+
+/**
+ * A stat's value at the instant `period` started (the end of the period before): the baseline the
+ * worker recorded at the stat's first change in `period`, or the current value when it has not
+ * changed since (no baseline), or 0 when it was first seen in `period` or never.
+ */
+export function valueAtPeriodStart(facts: PlayerFacts, statCode: string, period: Period): number {
+  const stat = facts.stats.get(statCode);
+  if (!stat || stat.firstSeenAt >= period.start) return 0;
+  return facts.baselines.get(factKey(statCode, period.key)) ?? stat.value;
 }
 
 /** Selections of rotating goals end with their period; other selections last. */
@@ -74,9 +101,9 @@ export function clampProgress(progress: number, target: number): number {
   return progress < 0 ? 0 : progress > target ? target : progress;
 }
 
-function statusOf(progress: number, target: number, claimed: boolean): GoalStatus {
+function statusOf(met: boolean, progress: number, claimed: boolean): GoalStatus {
   if (claimed) return 'claimed';
-  if (progress >= target) return 'completed';
+  if (met) return 'completed';
   if (progress > 0) return 'in_progress';
   return 'not_started';
 }
@@ -98,28 +125,37 @@ function completedAt(
   const recorded = facts.completions?.get(key);
   if (recorded !== undefined) return claimedAt !== undefined ? Math.min(recorded, claimedAt) : recorded;
   if (claimedAt !== undefined) return claimedAt;
-  return facts.stats.get(goal.requirement.statCode)?.updatedAt ?? null;
+  let last: number | null = null;
+  for (const code of requirementStats(goal)) {
+    const at = facts.stats.get(code)?.updatedAt;
+    if (at !== undefined && (last === null || at > last)) last = at;
+  }
+  return last;
 }
 
-/** Status ignoring prerequisites; memoised per call of `challengeViews` through `cache`. */
-function goalStatus(
-  facts: PlayerFacts,
-  goal: Goal,
-  now: number,
-): {
+type Status = {
   progress: number;
+  target: number;
   status: GoalStatus;
   completedAt: number | null;
   claimedAt: number | null;
   rewardStatus: GoalView['rewardStatus'];
-} {
-  const target = goal.requirement.targetValue;
-  const progress = clampProgress(rawProgress(facts, goal, now), target);
+};
+
+/** Status ignoring prerequisites; memoised per call of `challengeViews` through `cache`. */
+function goalStatus(facts: PlayerFacts, goal: Goal, now: number): Status {
+  const groups = requirementGroups(goal);
+  // The single requirement may be relative; predicates of declared groups are absolute.
+  const valueOf = (p: Goal['requirement']): number =>
+    p === goal.requirement ? rawProgress(facts, goal, now) : (facts.stats.get(p.statCode)?.value ?? 0);
+  if (goal.evaluateAt === 'periodEnd' && goal.rotation) return periodEndStatus(facts, goal, now, valueOf);
+  const closest = closestGroup(groups, valueOf);
   const key = factKey(goal.goalId, claimPeriodKey(goal, now));
   const claim = facts.claims.get(key);
-  const status = statusOf(progress, target, claim !== undefined);
+  const status = statusOf(closest.met, closest.progress, claim !== undefined);
   return {
-    progress,
+    progress: closest.progress,
+    target: closest.target,
     status,
     completedAt: completedAt(facts, goal, key, status, claim?.claimedAt),
     claimedAt: claim ? claim.claimedAt : null,
@@ -127,9 +163,39 @@ function goalStatus(
   };
 }
 
+/**
+ * A periodEnd goal (its catalog requires a resetProgress rotation and absolute predicates) is
+ * judged on the stat values at the end of the period before the current one: `completed` (and
+ * claimable, under that period's key) when they satisfy some group and the player existed before
+ * that end, with completedAt = that end. Otherwise it is `in_progress` while the current period runs,
+ * showing the current values' closest group; no completedAt before the period ended.
+ */
+function periodEndStatus(
+  facts: PlayerFacts,
+  goal: Goal,
+  now: number,
+  valueOf: (p: Goal['requirement']) => number,
+): Status {
+  const groups = requirementGroups(goal);
+  const current = periodAt(goal.rotation!.schedule, now);
+  const key = factKey(goal.goalId, claimPeriodKey(goal, now));
+  const claim = facts.claims.get(key);
+  const ended = closestGroup(groups, (p) => valueAtPeriodStart(facts, p.statCode, current));
+  const judged = facts.createdAt < current.start && ended.met;
+  const shown = judged || claim ? ended : closestGroup(groups, valueOf);
+  return {
+    progress: shown.progress,
+    target: shown.target,
+    status: claim ? 'claimed' : judged ? 'completed' : 'in_progress',
+    completedAt: judged || claim ? current.start : null,
+    claimedAt: claim ? claim.claimedAt : null,
+    rewardStatus: claim ? claim.rewardStatus : null,
+  };
+}
+
 /** Builds views for any set of goals; prerequisite statuses are computed once and shared. */
 export class ViewBuilder {
-  private readonly statusCache = new Map<string, ReturnType<typeof goalStatus>>();
+  private readonly statusCache = new Map<string, Status>();
 
   constructor(
     private readonly catalog: Catalog,
@@ -137,7 +203,7 @@ export class ViewBuilder {
     readonly now: number,
   ) {}
 
-  private status(goal: Goal): ReturnType<typeof goalStatus> {
+  private status(goal: Goal): Status {
     let s = this.statusCache.get(goal.goalId);
     if (!s) {
       s = goalStatus(this.facts, goal, this.now);
@@ -169,6 +235,7 @@ export class ViewBuilder {
     return {
       goal,
       progress: s.progress,
+      target: s.target,
       status: s.status,
       locked: this.isLocked(goal),
       isActive: active,

@@ -105,7 +105,7 @@ export function checkClaimable(view: GoalView): DomainError | null {
     return err('GOAL_NOT_COMPLETED', `goal ${goalId} is not completed in the current period`, {
       goalId,
       progress: view.progress,
-      target: view.goal.requirement.targetValue,
+      target: view.target,
       ...(view.period ? { periodEnd: new Date(view.period.end).toISOString() } : {}),
     });
   }

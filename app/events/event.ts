@@ -1,10 +1,26 @@
 // Game events: the ingest shape of API.md, its validation (one reason per bad event, with every
 // field error), and the compact encoding stored in the queue.
+import type { Aggregation } from '../domain/catalog';
 import { MAX_EVENTS_PER_REQUEST, MAX_ID_LENGTH } from '../limits';
 
 export { MAX_EVENTS_PER_REQUEST, MAX_ID_LENGTH };
 /** occurredAt may be at most this far ahead of the service clock (producer clock skew). */
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
+
+/** How an event changes its stat: set (latest), increment (sum), max, min. */
+export type StatMode = 'set' | 'increment' | 'max' | 'min';
+export const STAT_MODES: readonly StatMode[] = ['set', 'increment', 'max', 'min'];
+
+/** The mode a stat's declared aggregation takes (what an event of that stat must say, or may omit). */
+export const MODE_OF: Readonly<Record<Aggregation, StatMode>> = {
+  latest: 'set',
+  sum: 'increment',
+  max: 'max',
+  min: 'min',
+};
+
+/** The catalog's declared aggregation of a stat, undefined when it declares none. */
+export type AggregationOf = (statCode: string) => Aggregation | undefined;
 
 /** A validated event, as queued. `occurredAt` is epoch ms. */
 export type GameEvent =
@@ -15,7 +31,7 @@ export type GameEvent =
       userId: string;
       statCode: string;
       value: number;
-      mode: 'set' | 'increment';
+      mode: StatMode;
       occurredAt: number;
     };
 
@@ -43,8 +59,16 @@ function checkId(v: unknown, field: string, errors: FieldError[]): string {
   return '';
 }
 
-/** Validate one raw event; returns the event or the list of its field errors. */
-export function validateEvent(raw: unknown, now: number): GameEvent | FieldError[] {
+/**
+ * Validate one raw event; returns the event or the list of its field errors. With `aggregationOf`
+ * (the live catalog's declarations), a stat event's mode must be its stat's declared one (an omitted
+ * mode means it); stats the catalog does not declare take set (the default) or increment.
+ */
+export function validateEvent(
+  raw: unknown,
+  now: number,
+  aggregationOf?: AggregationOf,
+): GameEvent | FieldError[] {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return [{ field: '', reason: 'event must be a JSON object' }];
   }
@@ -77,10 +101,22 @@ export function validateEvent(raw: unknown, now: number): GameEvent | FieldError
   if (typeof r.value !== 'number' || !Number.isSafeInteger(r.value)) {
     errors.push({ field: 'value', reason: 'value must be a safe integer' });
   } else value = r.value;
-  let mode: 'set' | 'increment' = 'set';
+  const declared = statCode === '' ? undefined : aggregationOf?.(statCode);
+  let mode: StatMode = declared ? MODE_OF[declared] : 'set';
   if (r.mode !== undefined && r.mode !== null) {
-    if (r.mode === 'set' || r.mode === 'increment') mode = r.mode;
-    else errors.push({ field: 'mode', reason: 'mode must be "set" or "increment"' });
+    if ((STAT_MODES as readonly unknown[]).includes(r.mode)) mode = r.mode as StatMode;
+    else errors.push({ field: 'mode', reason: 'mode must be "set", "increment", "max" or "min"' });
+  }
+  if (declared && mode !== MODE_OF[declared] && !errors.some((e) => e.field === 'mode')) {
+    errors.push({
+      field: 'mode',
+      reason: `mode "${mode}" does not match the aggregation "${declared}" the catalog declares for stat ${statCode} (send mode "${MODE_OF[declared]}" or omit it)`,
+    });
+  } else if (!declared && (mode === 'max' || mode === 'min')) {
+    errors.push({
+      field: 'mode',
+      reason: `mode "${mode}" needs stat ${statCode} declared with aggregation "${mode}" in the catalog`,
+    });
   }
   return errors.length ? errors : { type: 'stat', eventId, userId, statCode, value, mode, occurredAt };
 }
@@ -89,11 +125,12 @@ export function validateEvent(raw: unknown, now: number): GameEvent | FieldError
 export function validateEvents(
   raw: readonly unknown[],
   now: number,
+  aggregationOf?: AggregationOf,
 ): { valid: GameEvent[]; rejected: Rejection[] } {
   const valid: GameEvent[] = [];
   const rejected: Rejection[] = [];
   raw.forEach((item, index) => {
-    const res = validateEvent(item, now);
+    const res = validateEvent(item, now, aggregationOf);
     if (Array.isArray(res))
       rejected.push({ index, reason: res.map((e) => e.reason).join('; '), errors: res });
     else valid.push(res);
@@ -103,8 +140,12 @@ export function validateEvents(
 
 // ---- queue encoding: short keys, one JSON string per event --------------------------------------
 
+type WireMode = 's' | 'i' | 'x' | 'n';
+const WIRE_MODE: Readonly<Record<StatMode, WireMode>> = { set: 's', increment: 'i', max: 'x', min: 'n' };
+const MODE_OF_WIRE: Readonly<Record<WireMode, StatMode>> = { s: 'set', i: 'increment', x: 'max', n: 'min' };
+
 type Wire = { i: string; u: string; o: number } & (
-  { t: 'l' } | { t: 's'; c: string; v: number; m: 's' | 'i' }
+  { t: 'l' } | { t: 's'; c: string; v: number; m: WireMode }
 );
 
 export function encodeEvent(e: GameEvent): string {
@@ -118,7 +159,7 @@ export function encodeEvent(e: GameEvent): string {
           o: e.occurredAt,
           c: e.statCode,
           v: e.value,
-          m: e.mode === 'set' ? 's' : 'i',
+          m: WIRE_MODE[e.mode],
         };
   return JSON.stringify(w);
 }
@@ -135,7 +176,13 @@ export function decodeEvent(s: string): GameEvent | null {
   const { i, u, o, t } = w;
   if (typeof i !== 'string' || typeof u !== 'string' || typeof o !== 'number') return null;
   if (t === 'l') return { type: 'login', eventId: i, userId: u, occurredAt: o };
-  if (t === 's' && typeof w.c === 'string' && typeof w.v === 'number' && (w.m === 's' || w.m === 'i')) {
+  if (
+    t === 's' &&
+    typeof w.c === 'string' &&
+    typeof w.v === 'number' &&
+    typeof w.m === 'string' &&
+    w.m in MODE_OF_WIRE
+  ) {
     return {
       type: 'stat',
       eventId: i,
@@ -143,7 +190,7 @@ export function decodeEvent(s: string): GameEvent | null {
       occurredAt: o,
       statCode: w.c,
       value: w.v,
-      mode: w.m === 's' ? 'set' : 'increment',
+      mode: MODE_OF_WIRE[w.m as WireMode],
     };
   }
   return null;

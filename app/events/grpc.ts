@@ -17,7 +17,8 @@ import type { Authenticator } from '../auth/auth';
 import type { Clock } from '../domain/clock';
 import { eventsIngestedTotal } from '../ops/metrics';
 import { ROOT } from '../paths';
-import { validateEvent, type FieldError, type GameEvent } from './event';
+import type { Catalog } from '../domain/catalog';
+import { validateEvent, type AggregationOf, type FieldError, type GameEvent } from './event';
 import type { EventQueue } from './queue';
 
 export const LOGIN_SERVICE = 'accelbyte.iam.account.v1.UserAuthenticationUserLoggedInService';
@@ -37,6 +38,8 @@ export interface GrpcIngestDeps {
   namespace: string | undefined;
   /** Dev mode: no credential needed (as the reference with PLUGIN_GRPC_SERVER_AUTH_ENABLED=false). */
   devMode: boolean;
+  /** The live catalog: its stat declarations decide which event modes are accepted. */
+  catalog?: { readonly current: Catalog };
   auth: Authenticator;
   queue: EventQueue;
   clock: Clock;
@@ -80,7 +83,12 @@ export class InvalidMessage extends Error {
  * Stat values: `latestValue` on the wire sets the stat (truncated toward zero, as the reference);
  * only `inc` on the wire adds it; neither = the platform's omitted zero, a set to 0.
  */
-export function messageToEvent(kind: 'login' | 'stat', msg: StatMsg, now: number): GameEvent {
+export function messageToEvent(
+  kind: 'login' | 'stat',
+  msg: StatMsg,
+  now: number,
+  aggregationOf?: AggregationOf,
+): GameEvent {
   const errors: FieldError[] = [];
   const raw: Record<string, unknown> = {
     type: kind,
@@ -96,7 +104,9 @@ export function messageToEvent(kind: 'login' | 'stat', msg: StatMsg, now: number
     let v: number | undefined = 0;
     if (p?.latestValue !== undefined) {
       v = p.latestValue;
-      raw.mode = 'set';
+      // a reported value: the stat's max / min when the catalog declares one, else a set
+      const declared = aggregationOf?.(p.statCode ?? '');
+      raw.mode = declared === 'max' || declared === 'min' ? declared : 'set';
     } else if (p?.inc !== undefined) {
       v = p.inc;
       valueField = 'payload.inc';
@@ -106,7 +116,7 @@ export function messageToEvent(kind: 'login' | 'stat', msg: StatMsg, now: number
       errors.push({ field: valueField, reason: `${valueField} must be a finite number` });
     else raw.value = Math.trunc(v) || 0; // -0 -> 0
   }
-  const res = validateEvent(raw, now);
+  const res = validateEvent(raw, now, aggregationOf);
   if (Array.isArray(res) || errors.length) {
     const names = FIELD_OF[kind];
     for (const e of Array.isArray(res) ? res : []) {
@@ -190,7 +200,8 @@ export async function startGrpcIngest(deps: GrpcIngestDeps): Promise<GrpcIngest>
     const msg = call.request;
     if (deps.namespace === undefined)
       throw apiError('NOT_CONFIGURED', 'AB_NAMESPACE is not configured on this service');
-    const event = messageToEvent(kind, msg, now);
+    const aggregations = deps.catalog?.current.statAggregations;
+    const event = messageToEvent(kind, msg, now, aggregations ? (code) => aggregations.get(code) : undefined);
     if ((msg.namespace ?? '') !== deps.namespace) {
       // The reference acknowledges events of another namespace without applying them.
       eventsIngestedTotal.inc({ result: 'other_namespace' });

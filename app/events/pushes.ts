@@ -32,7 +32,7 @@ export function goalChanges(
         challengeId: goal.challengeId,
         goalId: goal.goalId,
         progress: a.progress,
-        target: goal.requirement.targetValue,
+        target: a.target,
         status: a.status,
       });
     }

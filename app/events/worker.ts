@@ -15,7 +15,6 @@ import type { CatalogHolder } from '../catalog/holder';
 import type { Catalog } from '../domain/catalog';
 import type { Clock } from '../domain/clock';
 import type { PlayerFacts } from '../domain/facts';
-import { periodAt } from '../domain/periods';
 import {
   eventApplyBatchSize,
   eventApplyDurationSeconds,
@@ -31,7 +30,7 @@ import {
 } from '../ops/metrics';
 import type { Db } from '../store/db';
 import { factKey, factsAfter, type FactsDelta } from '../domain/facts';
-import { claimPeriodKey, goalPeriod, ViewBuilder } from '../domain/progress';
+import { claimPeriodKey, factPeriodKeys, goalPeriod, ViewBuilder } from '../domain/progress';
 import { insertCompletions, type CompletionRow } from '../store/completions';
 import { readPlayerFacts } from '../store/players';
 import { applyStatChanges, type ApplyResult, type StatChange } from '../store/stats';
@@ -140,10 +139,6 @@ export async function pruneProcessedEvents(db: Db, olderThan: number, batch: num
 interface Unit {
   entry: QueueEntry;
   changes: StatChange[];
-}
-
-function currentPeriodKeys(now: number): string[] {
-  return [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
 }
 
 export class EventWorker {
@@ -390,7 +385,13 @@ export class EventWorker {
         if (!goals) continue;
         const open = goals.some(
           (g) =>
-            (c.value < 0 || g.requirement.targetValue <= c.value) &&
+            // periodEnd goals complete at their period's end (no record); groups and other operators
+            // are not judged from one stat here: their facts are read
+            g.evaluateAt !== 'periodEnd' &&
+            (c.value < 0 ||
+              g.requirementGroups !== undefined ||
+              g.requirement.operator !== '>=' ||
+              g.requirement.targetValue <= c.value) &&
             !this.completionKnown.has(`${c.userId}|${g.goalId}|${claimPeriodKey(g, now)}`),
         );
         if (!open) continue;
@@ -406,7 +407,7 @@ export class EventWorker {
           lastAt.set(k, Math.max(lastAt.get(k) ?? -Infinity, ch.occurredAt));
         }
       }
-      const keys = currentPeriodKeys(now);
+      const keys = factPeriodKeys(catalog, now);
       const rows: CompletionRow[] = [];
       const known: string[] = [];
       await Promise.all(
@@ -416,6 +417,7 @@ export class EventWorker {
           const views = new ViewBuilder(catalog, facts, now);
           for (const stat of stats) {
             for (const goal of catalog.goalsByStat.get(stat) ?? []) {
+              if (goal.evaluateAt === 'periodEnd') continue; // completed at its period's end
               const periodKey = claimPeriodKey(goal, now);
               const k = `${userId}|${goal.goalId}|${periodKey}`;
               if (this.completionKnown.has(k)) continue;
@@ -470,7 +472,7 @@ export class EventWorker {
         if (!s) stats.set(userId, (s = new Set()));
         for (const c of u.changes) if (catalog.goalsByStat.has(c.statCode)) s.add(c.statCode);
       }
-      const keys = currentPeriodKeys(this.deps.clock.now());
+      const keys = factPeriodKeys(catalog, this.deps.clock.now());
       const before = new Map<string, PlayerFacts | null>();
       await Promise.all(
         [...stats.keys()].map(async (u) => before.set(u, await readPlayerFacts(this.deps.db, u, keys))),

@@ -24,11 +24,32 @@ export const RewardStatus = z
   .enum(['granted', 'pending'])
   .describe('`pending`: the claim is recorded and the reward will be delivered by the outbox relay.');
 
+const Operator = z.enum(['>=', '>', '==', '!=', '<', '<=']);
+
 export const Requirement = z.object({
   statCode: id(),
-  operator: z.enum(['>=']),
+  operator: Operator,
   targetValue: positiveInt(),
   progressMode: z.enum(['absolute', 'relative']).optional(),
+  requirementGroups: z
+    .array(
+      z.object({
+        predicates: z
+          .array(z.object({ statCode: id(), operator: Operator, targetValue: positiveInt() }))
+          .min(1),
+      }),
+    )
+    .min(1)
+    .describe(
+      'When the catalog declares groups: an OR of groups, each an AND of predicates (statCode, operator, targetValue are the first predicate of the first group). progress / target are those of the closest group.',
+    )
+    .optional(),
+  evaluateAt: z
+    .enum(['periodEnd'])
+    .describe(
+      "Present when the goal is judged on the stats at its rotation period's end (operators <, <=, != or declared): in_progress while the period runs, completed (claimable in the next period) if the stats satisfied it at the end.",
+    )
+    .optional(),
 });
 
 export const Reward = z.object({
@@ -159,7 +180,12 @@ export const Event = z
     type: z.enum(['login', 'stat']),
     statCode: id().describe('Required for `stat` events.').optional(),
     value: z.number().describe('Required for `stat` events.').optional(),
-    mode: z.enum(['set', 'increment']).default('set'),
+    mode: z
+      .enum(['set', 'increment', 'max', 'min'])
+      .describe(
+        "Must match the stat's aggregation when the catalog declares one (latest = set, sum = increment, max, min; omitted = the declared one); undeclared stats take set or increment. A mismatch is rejected with its reason.",
+      )
+      .optional(),
     occurredAt: z.string().meta({ format: 'date-time' }),
   })
   .superRefine((event, ctx) => {

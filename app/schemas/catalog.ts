@@ -14,7 +14,13 @@ export const EVENT_SOURCES = ['login', 'statistic'] as const;
 export const PROGRESS_MODES = ['absolute', 'relative'] as const;
 export const REWARD_TYPES = ['ITEM', 'WALLET'] as const;
 export const SCHEDULES = ['daily', 'weekly', 'monthly'] as const;
-export const OPERATORS = ['>='] as const;
+export const OPERATORS = ['>=', '>', '==', '!=', '<', '<='] as const;
+/** Operators judged only at the period's end (they hold before anything happened). */
+export const PERIOD_END_OPERATORS = ['<', '<=', '!='] as const;
+export const EVALUATE_AT = ['immediate', 'periodEnd'] as const;
+export const AGGREGATIONS = ['latest', 'sum', 'max', 'min'] as const;
+/** The event mode each aggregation accepts. */
+export const AGGREGATION_MODES = { latest: 'set', sum: 'increment', max: 'max', min: 'min' } as const;
 export const ROTATION_TYPES = ['global'] as const;
 
 export function isObject(value: unknown): value is JsonObject {
@@ -153,6 +159,18 @@ function reportFieldsOfBroken(
   };
 }
 
+/** reportFieldsOfBroken for an optional sub-object: only when it is present (a missing one is
+ *  checkRequirementRules' to report). */
+function reportFieldsOfBrokenIfPresent(
+  sub: z.ZodType,
+  at: string,
+): (value: JsonObject, ctx: z.core.$RefinementCtx<JsonObject>) => void {
+  const report = reportFieldsOfBroken(sub, at);
+  return (value, ctx) => {
+    if (isObject(value) && value[at] !== undefined) report(value, ctx);
+  };
+}
+
 // --- the document -----------------------------------------------------------------------------
 
 function rotationSchema(f: FieldNames) {
@@ -200,7 +218,7 @@ function requirementSchema(f: FieldNames) {
     .object(
       {
         [f.statCode]: idString('Stat the goal tracks.'),
-        operator: oneOf(OPERATORS, 'Comparison (only >=).').optional(),
+        operator: oneOf(OPERATORS, 'Comparison of the stat value with targetValue (default >=).').optional(),
         [f.targetValue]: positiveInt('Stat value (or gain, for relative goals) that completes the goal.'),
         [f.progressMode]: oneOf(
           PROGRESS_MODES,
@@ -210,6 +228,108 @@ function requirementSchema(f: FieldNames) {
       { error: objectError },
     )
     .describe('Completion condition.');
+}
+
+/** One predicate of a requirement group: always on the absolute stat value. */
+const predicateSchema = z
+  .object(
+    {
+      statCode: idString('Stat the predicate reads.'),
+      operator: oneOf(OPERATORS, 'Comparison of the stat value with targetValue (default >=).').optional(),
+      targetValue: positiveInt('Value the stat is compared with.'),
+    },
+    { error: objectError },
+  )
+  .describe('stat <operator> targetValue, on the absolute stat value.');
+
+const listError = (what: string) =>
+  requiredOr((input) => `must be a non-empty array of ${what} (got ${describeValue(input)})`);
+
+const requirementGroupsSchema = z
+  .array(
+    z
+      .object(
+        {
+          predicates: z
+            .array(predicateSchema, { error: listError('predicates') })
+            .min(1, { error: () => 'must be a non-empty array of predicates (got [])' })
+            .meta({ 'x-kubernetes-list-type': 'atomic' }),
+        },
+        { error: objectError },
+      )
+      .describe('An AND of predicates.'),
+    { error: listError('groups') },
+  )
+  .min(1, { error: () => 'must be a non-empty array of groups (got [])' })
+  .meta({
+    description:
+      'An OR of groups, each an AND of predicates; used instead of requirement. Progress is shown for the closest group.',
+    'x-kubernetes-list-type': 'atomic',
+  });
+
+/** Cross-field rules of a goal's requirement (paths relative to the goal). */
+function checkRequirementRules(f: FieldNames) {
+  return (value: JsonObject, ctx: z.core.$RefinementCtx<JsonObject>): void => {
+    if (!isObject(value)) return;
+    const groups = value.requirementGroups;
+    const req = value.requirement;
+    if (groups !== undefined && req !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'cannot be used together with requirement (declare one of them)',
+        path: ['requirementGroups'],
+      });
+      return;
+    }
+    if (groups === undefined && req === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is required', path: ['requirement'] });
+      for (const issue of requirementSchema(f).safeParse({}).error?.issues ?? []) {
+        ctx.addIssue({ code: 'custom', message: issue.message, path: ['requirement', ...issue.path] });
+      }
+      return;
+    }
+    // operators that hold at the start can only be judged at the period's end
+    const ops: { op: unknown; path: PropertyKey[] }[] = [];
+    if (isObject(req)) ops.push({ op: req.operator, path: ['requirement', 'operator'] });
+    if (Array.isArray(groups)) {
+      groups.forEach((g: unknown, i) => {
+        if (isObject(g) && Array.isArray(g.predicates)) {
+          g.predicates.forEach((p: unknown, j) => {
+            if (isObject(p))
+              ops.push({ op: p.operator, path: ['requirementGroups', i, 'predicates', j, 'operator'] });
+          });
+        }
+      });
+    }
+    const periodEndOp = ops.find((o) => (PERIOD_END_OPERATORS as readonly unknown[]).includes(o.op));
+    const periodEnd = value.evaluateAt === 'periodEnd' || periodEndOp !== undefined;
+    if (!periodEnd) return;
+    if (periodEndOp && value.evaluateAt === 'immediate') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be periodEnd: operator ${String(periodEndOp.op)} (at ${periodEndOp.path.join('.')}) holds before anything happened, so it is judged at the period's end`,
+        path: ['evaluateAt'],
+      });
+    }
+    const rotation = value.rotation;
+    const onExpiry = isObject(rotation) ? rotation[f.onExpiry] : undefined;
+    const reset = isObject(onExpiry) ? onExpiry[f.resetProgress] : undefined;
+    if (!isObject(rotation) || rotation.enabled !== true || reset === false) {
+      const why = periodEndOp ? `operator ${String(periodEndOp.op)}` : 'evaluateAt periodEnd';
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be enabled with ${f.resetProgress} (${why} judges each period at its end)`,
+        path: ['rotation'],
+      });
+    }
+    if (isObject(req) && req[f.progressMode] === 'relative') {
+      ctx.addIssue({
+        code: 'custom',
+        message: "must be absolute: a goal judged at its period's end compares the stat values at that end",
+        path: ['requirement', f.progressMode],
+      });
+    }
+  };
 }
 
 function rewardSchema(f: FieldNames) {
@@ -255,7 +375,12 @@ function goalShape(f: FieldNames, tagged = false) {
         name: text('Display name.'),
         description: text('Display text.').optional(),
         [f.eventSource]: oneOf(EVENT_SOURCES, 'Which events move the stat.'),
-        requirement,
+        requirement: requirement.optional(),
+        requirementGroups: requirementGroupsSchema.optional(),
+        evaluateAt: oneOf(
+          EVALUATE_AT,
+          "immediate: completed once the requirement holds; periodEnd: judged on the stats at the rotation period's end.",
+        ).optional(),
         // The legacy format may carry progress_mode on the goal itself rather than in the requirement.
         ...(f.format === 'legacy'
           ? { progress_mode: oneOf(PROGRESS_MODES, 'Progress mode.').optional() }
@@ -268,7 +393,8 @@ function goalShape(f: FieldNames, tagged = false) {
       { error: objectError },
     )
     .describe('One goal: progress comes from a stat, a completed goal is claimed for its reward.')
-    .superRefine(reportFieldsOfBroken(requirement, 'requirement'), ALWAYS)
+    .superRefine(reportFieldsOfBrokenIfPresent(requirement, 'requirement'), ALWAYS)
+    .superRefine(checkRequirementRules(f), ALWAYS)
     .superRefine(reportFieldsOfBroken(reward, 'reward'), ALWAYS);
 }
 
@@ -289,12 +415,35 @@ function challengeShape(f: FieldNames, goal: z.ZodType, tagged = false) {
     .describe('A group of goals.');
 }
 
+/** Per-stat aggregation declarations (stats not declared accept set and increment events). */
+const statsSchema = z
+  .array(
+    z
+      .object(
+        {
+          statCode: idString('Stat code.'),
+          aggregation: oneOf(
+            AGGREGATIONS,
+            'latest: the last value set; sum: increments added; max / min: the highest / lowest value reported.',
+          ),
+        },
+        { error: objectError },
+      )
+      .describe('How the worker folds the events of one stat.'),
+    { error: requiredOr((input) => `must be an array (got ${describeValue(input)})`) },
+  )
+  .meta({
+    description: 'Aggregation of each declared stat; an event whose mode does not match is rejected.',
+    'x-kubernetes-list-type': 'atomic',
+  });
+
 /** The current format's goal, challenge and catalog: exactly the CRD's spec. */
 export const currentGoalSchema = goalShape(CURRENT_FIELDS);
 export const currentChallengeSchema = challengeShape(CURRENT_FIELDS, currentGoalSchema);
 export const catalogSpecSchema = z
   .object({
     challenges: z.array(currentChallengeSchema).meta({ 'x-kubernetes-list-type': 'atomic' }),
+    stats: statsSchema.optional(),
   })
   .describe('The challenge catalog (same format as the catalog file, camelCase).');
 
@@ -338,6 +487,7 @@ export const catalogDocumentSchema = z.object(
     challenges: z.array(anyChallenge, {
       error: requiredOr((input) => `must be an array (got ${describeValue(input)})`),
     }),
+    stats: statsSchema.optional(),
   },
   { error: (issue) => `catalog must be an object (got ${describeValue(issue.input)})` },
 );
@@ -352,6 +502,9 @@ const KEY_ORDER = [
   'eventSource',
   'event_source',
   'requirement',
+  'requirementGroups',
+  'predicates',
+  'evaluateAt',
   'statCode',
   'stat_code',
   'operator',
@@ -378,6 +531,8 @@ const KEY_ORDER = [
   'prerequisites',
   'goals',
   'challenges',
+  'stats',
+  'aggregation',
 ];
 
 function comparePaths(a: readonly PropertyKey[], b: readonly PropertyKey[]): number {

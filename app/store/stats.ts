@@ -1,6 +1,10 @@
 // Apply a batch of stat changes in ONE statement (one round trip, one transaction):
 // duplicate suppression by event id, coalescing per (player, stat), last-writer-wins for `set`
-// by occurredAt, increments added, period baselines recorded before the first change of a period.
+// by occurredAt, increments added, max / min kept, period baselines recorded before the first change
+// of a period. A stat with a max (min) change in the batch is folded as max (min) for the whole batch:
+// the greatest (least) of the stored value and every value the batch reports for it (the catalog's
+// declaration decides the mode at ingest, app/events/event.ts, so a batch mixes modes for one stat
+// only across a catalog change).
 import type { Db } from './db';
 
 export interface StatChange {
@@ -8,7 +12,7 @@ export interface StatChange {
   eventId: string;
   userId: string;
   statCode: string;
-  mode: 'set' | 'increment';
+  mode: 'set' | 'increment' | 'max' | 'min';
   value: number;
   /** epoch ms */
   occurredAt: number;
@@ -60,7 +64,9 @@ WITH ev AS (
   SELECT e.user_id, e.stat_code,
          coalesce(sum(e.value) FILTER (WHERE e.mode = 'increment'), 0) AS inc,
          (array_agg(e.value ORDER BY e.occurred_at DESC, e.event_id DESC) FILTER (WHERE e.mode = 'set'))[1] AS set_value,
-         max(e.occurred_at) FILTER (WHERE e.mode = 'set') AS set_at
+         max(e.occurred_at) FILTER (WHERE e.mode = 'set') AS set_at,
+         CASE WHEN e.stat_code = ANY($10::text[]) THEN max(e.value)
+              WHEN e.stat_code = ANY($11::text[]) THEN min(e.value) END AS ext
     FROM ev e JOIN fresh f ON f.event_id = e.event_id
    GROUP BY e.user_id, e.stat_code
 ), new_players AS (
@@ -70,18 +76,22 @@ WITH ev AS (
 ), baselines AS (
   -- value before this statement's change (the snapshot), or the first observed value for a new stat
   INSERT INTO stat_baselines (user_id, stat_code, period_key, value)
-  SELECT a.user_id, a.stat_code, b.period_key, coalesce(s.value, a.set_value, 0)
+  SELECT a.user_id, a.stat_code, b.period_key, coalesce(s.value, a.ext, a.set_value, 0)
     FROM agg a
     JOIN unnest($8::text[], $9::text[]) AS b(stat_code, period_key) ON b.stat_code = a.stat_code
     LEFT JOIN stat_values s ON s.user_id = a.user_id AND s.stat_code = a.stat_code
   ON CONFLICT DO NOTHING
   RETURNING user_id, stat_code, period_key, value
 ), up AS (
-  -- first_value + inc = value for a new row, so EXCLUDED.value - EXCLUDED.first_value is the increment
+  -- first_value + inc = value for a new row, so EXCLUDED.value - EXCLUDED.first_value is the increment;
+  -- a max / min stat's row proposes the batch's max / min as both
   INSERT INTO stat_values AS s (user_id, stat_code, value, first_value, first_seen_at, set_at, updated_at)
-  SELECT user_id, stat_code, coalesce(set_value, 0) + inc, coalesce(set_value, 0), $7, set_at, $7 FROM agg
+  SELECT user_id, stat_code, coalesce(ext, coalesce(set_value, 0) + inc), coalesce(ext, set_value, 0), $7, set_at, $7
+    FROM agg
   ON CONFLICT (user_id, stat_code) DO UPDATE SET
     value = CASE
+      WHEN EXCLUDED.stat_code = ANY($10::text[]) THEN greatest(s.value, EXCLUDED.value)
+      WHEN EXCLUDED.stat_code = ANY($11::text[]) THEN least(s.value, EXCLUDED.value)
       WHEN EXCLUDED.set_at IS NOT NULL AND (s.set_at IS NULL OR EXCLUDED.set_at > s.set_at) THEN EXCLUDED.value
       ELSE s.value + (EXCLUDED.value - EXCLUDED.first_value) END,
     set_at = greatest(s.set_at, EXCLUDED.set_at),
@@ -95,6 +105,17 @@ SELECT (SELECT count(*) FROM fresh)::int AS fresh,
           FROM up) AS changed,
        (SELECT coalesce(json_agg(json_build_array(user_id, stat_code, period_key, value)), '[]') FROM baselines) AS baselines,
        (SELECT coalesce(json_agg(json_build_array(user_id, created_ms)), '[]') FROM new_players) AS new_players`;
+
+/** Stat codes folded as max, and as min (max wins for a stat with both), in this batch. */
+function foldedStats(changes: readonly StatChange[]): [string[], string[]] {
+  const max = new Set<string>();
+  const min = new Set<string>();
+  for (const c of changes) {
+    if (c.mode === 'max') max.add(c.statCode);
+    else if (c.mode === 'min') min.add(c.statCode);
+  }
+  return [[...max], [...min].filter((code) => !max.has(code))];
+}
 
 export async function applyStatChanges(
   db: Db,
@@ -120,6 +141,7 @@ export async function applyStatChanges(
     new Date(now),
     baselineNeeds.map((b) => b.statCode),
     baselineNeeds.map((b) => b.periodKey),
+    ...foldedStats(changes),
   ]);
   const row = res.rows[0]!;
   return {

@@ -9,7 +9,7 @@ import type { Catalog, Challenge, Goal } from '../domain/catalog';
 import type { Clock } from '../domain/clock';
 import { emptyFacts, type PlayerFacts } from '../domain/facts';
 import { nextPeriod, periodAt, type Period } from '../domain/periods';
-import { selectionPeriodKey, ViewBuilder, type GoalView } from '../domain/progress';
+import { factPeriodKeys, selectionPeriodKey, ViewBuilder, type GoalView } from '../domain/progress';
 import {
   checkClaimable,
   checkSelectable,
@@ -159,11 +159,6 @@ interface Session {
 
 export type PlayerUseCases = ReturnType<typeof playerUseCases>;
 
-/** Period keys current now for every schedule: bounds the baselines and claims a read ships. */
-function currentPeriodKeys(now: number): string[] {
-  return [periodAt('daily', now).key, periodAt('weekly', now).key, periodAt('monthly', now).key];
-}
-
 function unwrap<T>(x: T | DomainError): T {
   if (isDomainError(x)) throw fromDomain(x);
   return x;
@@ -226,7 +221,10 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
   }
 
   async function loadFacts(userId: string, now: number): Promise<PlayerFacts> {
-    return (await readPlayerFacts(deps.db, userId, currentPeriodKeys(now))) ?? emptyFacts(userId, now);
+    return (
+      (await readPlayerFacts(deps.db, userId, factPeriodKeys(deps.catalog.current, now))) ??
+      emptyFacts(userId, now)
+    );
   }
 
   /**
@@ -271,7 +269,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
       deps.admission.run('init', call.deadline, () => {
         hop?.mark('admit');
         now = deps.clock.now();
-        const p = initializePlayer(deps.db, userId, currentPeriodKeys(now), now);
+        const p = initializePlayer(deps.db, userId, factPeriodKeys(deps.catalog.current, now), now);
         return hop ? p.then((r) => (hop.mark('db'), r)) : p;
       });
     let returning = !known || known.has(userId);
@@ -290,7 +288,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
       shed('player', call.deadline);
       const work = startedEarly(
         deps.admission.run('player', call.deadline, () =>
-          initializePlayer(deps.db, userId, currentPeriodKeys(now), now),
+          initializePlayer(deps.db, userId, factPeriodKeys(deps.catalog.current, now), now),
         ),
       );
       await deps.limits.player(userId);
@@ -305,7 +303,7 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
       if (slot) result = await create();
       else {
         result = await deps.admission.run('player', call.deadline, () =>
-          initializePlayer(deps.db, userId, currentPeriodKeys(now), now, false),
+          initializePlayer(deps.db, userId, factPeriodKeys(deps.catalog.current, now), now, false),
         );
         if (!result) {
           await deps.limits.newPlayer(call.deadline);
@@ -319,7 +317,9 @@ export function playerUseCases(deps: PlayerUseCaseDeps) {
     // their answers are identical: build it once per batch (the 500-goal catalog's answer is
     // ~200 KB). The key holds everything the answer depends on.
     const fresh = created && isEmptyFacts(facts);
-    const key = fresh ? `${catalog.version}|${facts.createdAt}|${currentPeriodKeys(now).join(',')}` : '';
+    const key = fresh
+      ? `${catalog.version}|${facts.createdAt}|${factPeriodKeys(catalog, now).join(',')}`
+      : '';
     const remembered = fresh ? answerMemo.get(key) : undefined;
     if (remembered) {
       hop?.mark('view');

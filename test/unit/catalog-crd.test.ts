@@ -97,6 +97,7 @@ describe('ChallengeCatalog CRD', () => {
 
   test.each([
     ['example catalog', path.join(ROOT, 'examples/catalog.json')],
+    ['rules example catalog', path.join(ROOT, 'examples/catalog-rules.json')],
     ['anchor fixture', path.join(FIXTURES_DIR, 'anchor-challenges.json')],
   ])('the %s conforms to the spec schema and loses nothing the loader reads when pruned', (_name, file) => {
     const doc = readJson(file);

@@ -48,7 +48,12 @@ describe('CRD schemas generated from the zod schemas', () => {
     const spec = kubernetesSchema(catalogSpecSchema) as Json;
     const challenge = ((spec.properties as Json).challenges as Json).items as Json;
     const goal = ((challenge.properties as Json).goals as Json).items as Json;
-    expect(goal.required).toEqual(['goalId', 'name', 'eventSource', 'requirement', 'reward']);
+    // requirement or requirementGroups: exactly one of them (a refinement the CRD cannot carry)
+    expect(goal.required).toEqual(['goalId', 'name', 'eventSource', 'reward']);
+    expect(Object.keys(goal.properties as Json)).toEqual(
+      expect.arrayContaining(['requirement', 'requirementGroups', 'evaluateAt']),
+    );
+    expect((spec.properties as Json).stats).toMatchObject({ type: 'array' });
     expect((goal.properties as Json).goalId).toMatchObject({ type: 'string', minLength: 1, maxLength: 128 });
     expect(JSON.stringify(spec)).not.toContain('9007199254740991');
     expect(JSON.stringify(spec)).not.toContain('additionalProperties');

@@ -402,7 +402,7 @@ describe('catalog validation', () => {
           currentGoal('a', { eventSource: 'purchase' }),
           currentGoal('b', { reward: { type: 'COUPON', rewardId: 'x', quantity: 1 } }),
           currentGoal('c', {
-            requirement: { statCode: 'kills', operator: '>', targetValue: 5, progressMode: 'sometimes' },
+            requirement: { statCode: 'kills', operator: '=>', targetValue: 5, progressMode: 'sometimes' },
           }),
           currentGoal('d', { rotation: { enabled: true, type: 'player', schedule: 'hourly' } }),
         ]),

@@ -79,7 +79,7 @@ describe('queue encoding', () => {
       userId: fc.string({ minLength: 1, maxLength: 128 }),
       statCode: fc.string({ minLength: 1, maxLength: 128 }),
       value: fc.maxSafeInteger(),
-      mode: fc.constantFrom('set' as const, 'increment' as const),
+      mode: fc.constantFrom('set' as const, 'increment' as const, 'max' as const, 'min' as const),
       occurredAt: fc.integer({ min: 0, max: 4_102_444_800_000 }),
     }),
   );

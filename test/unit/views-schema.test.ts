@@ -87,6 +87,7 @@ describe.each([
   ['anchor-challenges.json', path.join(FIXTURES, 'anchor-challenges.json')],
   ['anchor-loadtest-challenges.json', path.join(FIXTURES, 'anchor-loadtest-challenges.json')],
   ['examples/catalog.json', path.join(ROOT, 'examples/catalog.json')],
+  ['examples/catalog-rules.json', path.join(ROOT, 'examples/catalog-rules.json')],
 ])('text answers conform to the answer schemas: %s', (_name, file) => {
   const catalog = loadCatalogFile(file);
   const players = playersFor(catalog);

@@ -12,6 +12,7 @@ import {
   type Challenge,
   type EventSource,
   type Goal,
+  type Operator,
   type ProgressMode,
   type RewardType,
   type Rotation,
@@ -25,7 +26,8 @@ const EVENT_SOURCES: readonly EventSource[] = ['login', 'statistic'];
 const PROGRESS_MODES: readonly ProgressMode[] = ['absolute', 'relative'];
 const REWARD_TYPES: readonly RewardType[] = ['ITEM', 'WALLET'];
 const SCHEDULES: readonly Schedule[] = ['daily', 'weekly', 'monthly'];
-const OPERATORS: readonly '>='[] = ['>='];
+// #18 widened the operators (the schema's list); the message lists them, so this copy lists them too.
+const OPERATORS: readonly Operator[] = ['>=', '>', '==', '!=', '<', '<='];
 const ROTATION_TYPES: readonly 'global'[] = ['global'];
 
 type JsonObject = Record<string, unknown>;
