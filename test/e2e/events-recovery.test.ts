@@ -28,6 +28,7 @@ import { createPool, type Db } from '../../app/store/db';
 import { migrate } from '../../app/store/migrate';
 import { eventually, generateWorkload, iso, readStats } from '../helpers/events';
 import { freePort } from '../helpers/net';
+import { childrenOf } from '../helpers/procs';
 import { OwnRedis } from '../helpers/own-redis';
 import { startTestService, TEST_API_KEY, type TestService } from '../helpers/service';
 
@@ -57,18 +58,6 @@ const alive = (pid: number) => {
     return true;
   } catch {
     return false;
-  }
-};
-
-const childrenOf = (pid: number): number[] => {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
   }
 };
 

@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../helpers/net';
+import { childrenOf } from '../helpers/procs';
 import { WebhookReceiver } from '../integration/rewards-receiver';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -42,18 +43,6 @@ const asPostgres = (cmd: string, args: string[]) =>
     : execFileSync(cmd, args, { stdio: 'ignore' });
 
 const pidOf = (file: string): number => Number(readFileSync(file, 'utf8').split('\n')[0]!.trim());
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 const alive = (pid: number) => {
   try {

@@ -21,6 +21,25 @@ export async function until(what: string, ok: () => Promise<boolean>, timeoutMs 
   }
 }
 
+/**
+ * The pod settings HeldSlot needs: one admission slot and one queue place, no queue-delay shedding
+ * and no LIFO eviction (only the held load decides), deadlines and statement timeout of `ms`, and
+ * the limiter kept on Redis on a busy machine (the suites read its keys).
+ */
+export function oneSlotEnv(ms: number): Record<string, string> {
+  return {
+    REQUEST_DEADLINE_MS: String(ms),
+    ADMISSION_INITIAL_LIMIT: '1',
+    ADMISSION_MIN_LIMIT: '1',
+    ADMISSION_MAX_LIMIT: '1',
+    ADMISSION_QUEUE_MAX: '1',
+    ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
+    ADMISSION_LIFO_AFTER_MS: '600000',
+    PG_STATEMENT_TIMEOUT_MS: String(ms),
+    RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+  };
+}
+
 /** Holds the pod's only admission slot with a real request, and fills its queue when asked. */
 export class HeldSlot {
   private lock?: Client;

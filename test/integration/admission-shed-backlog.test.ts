@@ -8,7 +8,7 @@
 // round trips are counted on a Redis of the suite's own (INFO commandstats).
 import Redis from 'ioredis';
 import { PLAYER_EXISTS_MAX_BACKLOG, playerExistsBacklog } from '../../app/store/players';
-import { HeldSlot, limiterCalls } from '../helpers/held-slot';
+import { HeldSlot, limiterCalls, oneSlotEnv } from '../helpers/held-slot';
 import { OwnRedis } from '../helpers/own-redis';
 import { startTestService, type TestService } from '../helpers/service';
 
@@ -23,16 +23,7 @@ describe('known-player lookups while init is shed (one admission slot held, lock
     own = await OwnRedis.create();
     t = await startTestService({
       env: {
-        REQUEST_DEADLINE_MS: '60000',
-        ADMISSION_INITIAL_LIMIT: '1',
-        ADMISSION_MIN_LIMIT: '1',
-        ADMISSION_MAX_LIMIT: '1',
-        ADMISSION_QUEUE_MAX: '1',
-        ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
-        ADMISSION_LIFO_AFTER_MS: '600000',
-        PG_STATEMENT_TIMEOUT_MS: '60000',
-        // the limiter stays on Redis on a busy machine (its keys are read below)
-        RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+        ...oneSlotEnv(60_000),
         REDIS_URL: own.url,
       },
     });

@@ -16,6 +16,7 @@ import {
   HeldSlot,
   limiterCalls,
   limiterCallsSince,
+  oneSlotEnv,
   queueDepth,
   until,
   type LimiterCalls,
@@ -25,16 +26,7 @@ import { startTestService, type TestService } from '../helpers/service';
 
 /** One slot, one waiter; no queue-delay shedding, no LIFO eviction: only the held load decides. */
 const ONE_SLOT = {
-  REQUEST_DEADLINE_MS: '30000',
-  ADMISSION_INITIAL_LIMIT: '1',
-  ADMISSION_MIN_LIMIT: '1',
-  ADMISSION_MAX_LIMIT: '1',
-  ADMISSION_QUEUE_MAX: '1',
-  ADMISSION_QUEUE_DELAY_SLACK_MS: '0',
-  ADMISSION_LIFO_AFTER_MS: '600000',
-  PG_STATEMENT_TIMEOUT_MS: '30000',
-  // the limiter stays on Redis on a busy machine (its keys are read below)
-  RATE_LIMIT_REDIS_TIMEOUT_MS: '5000',
+  ...oneSlotEnv(30_000),
   // The budget's key holds its next free time (GCRA): at one slot a second each booking moves it a
   // second on; with a burst of 1,000 a key set ten minutes ahead still admits every booking.
   NEW_PLAYER_BUDGET_PER_SEC: '1',

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { assignedGoalText, challengeText, goalViewText } from '../../app/api/views';
 import { loadCatalogFile } from '../../app/catalog/load';
 import {
+  emptyFacts,
   factKey,
   type ClaimFact,
   type GoalStateFact,
@@ -42,14 +43,7 @@ const stat = (value: number): StatFact => ({
  *  selected and deselected goals, goals assigned long ago. */
 function playersFor(catalog: ReturnType<typeof loadCatalogFile>): PlayerFacts[] {
   const goals = [...catalog.goalById.values()];
-  const fresh = (userId: string, createdAt = now): PlayerFacts => ({
-    userId,
-    createdAt,
-    stats: new Map(),
-    baselines: new Map(),
-    goalStates: new Map(),
-    claims: new Map(),
-  });
+  const fresh = (userId: string, createdAt = now): PlayerFacts => emptyFacts(userId, createdAt);
   const players: PlayerFacts[] = [fresh('new')];
   const statuses: ClaimFact['rewardStatus'][] = ['granted', 'pending', 'dead'];
   for (let p = 0; p < 3; p++) {
